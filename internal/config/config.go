@@ -1,0 +1,306 @@
+// Package config loads Yizhan's TOML configuration. Every key is optional:
+// what a file leaves out keeps the embedded default, so a first run needs no
+// file at all. Unknown keys are an error naming the key, so a typo never
+// silently falls back to a default.
+//
+// The file is found by Resolve: --config, else $YIZHAN_CONFIG, else
+// ./yizhan.toml, else the embedded defaults.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Config is the whole configuration; field names follow the contract in
+// DESIGN.md §3.
+type Config struct {
+	Hostname string   `toml:"hostname"`
+	DataDir  string   `toml:"data_dir"`
+	Listen   Listen   `toml:"listen"`
+	TLS      TLS      `toml:"tls"`
+	DNS      DNS      `toml:"dns"`
+	Delivery Delivery `toml:"delivery"`
+	Queue    Queue    `toml:"queue"`
+	Limits   Limits   `toml:"limits"`
+	Log      Log      `toml:"log"`
+}
+
+// Listen holds listener addresses; "" disables a listener.
+type Listen struct {
+	SMTP        string `toml:"smtp"`
+	Submission  string `toml:"submission"`
+	Submissions string `toml:"submissions"`
+	IMAP        string `toml:"imap"`
+	IMAPS       string `toml:"imaps"`
+	POP3        string `toml:"pop3"`
+	POP3S       string `toml:"pop3s"`
+	HTTP        string `toml:"http"`
+}
+
+// TLS names the certificate; both empty means a self-signed certificate for
+// the hostname, generated once into data_dir.
+type TLS struct {
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+}
+
+// DNS chooses the resolver.
+type DNS struct {
+	Nameserver string `toml:"nameserver"` // "" = system resolver; "host:port" = only this server
+}
+
+// Delivery configures outbound delivery.
+type Delivery struct {
+	RemotePort int `toml:"remote_port"`
+}
+
+// Queue configures retries of outbound mail.
+type Queue struct {
+	RetrySchedule     []Duration `toml:"retry_schedule"`
+	GiveUpAfter       Duration   `toml:"give_up_after"`
+	DelayWarningAfter Duration   `toml:"delay_warning_after"`
+}
+
+// Limits bound what one client or message may use. The defaults never
+// hinder a legitimate busy sender (a 32-connection load test from one IP
+// runs unthrottled).
+type Limits struct {
+	MaxMessageSize      Size     `toml:"max_message_size"`
+	MaxRecipients       int      `toml:"max_recipients"`
+	MaxHeaderSize       Size     `toml:"max_header_size"`        // header section of one message
+	MaxReceived         int      `toml:"max_received_headers"`   // more means a loop: 554 5.4.6
+	MaxConnections      int      `toml:"max_connections"`        // all protocol listeners together
+	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"` // per client address
+	MaxErrors           int      `toml:"max_errors"`             // protocol errors per session before 421
+	AuthFailures        int      `toml:"auth_failures"`          // failed logins per IP per auth_window...
+	AuthWindow          Duration `toml:"auth_window"`
+	AuthPenalty         Duration `toml:"auth_penalty"` // ...then refused (454 4.7.0) for this long
+	CommandTimeout      Duration `toml:"command_timeout"`  // RFC 5321 §4.5.3.2.7: 5 min
+	DataBlockTimeout    Duration `toml:"data_block_timeout"` // §4.5.3.2.5: 3 min
+	DataEndTimeout      Duration `toml:"data_end_timeout"`   // §4.5.3.2.6: 10 min (for us to answer)
+	POP3IdleTimeout     Duration `toml:"pop3_idle_timeout"`  // RFC 1939 §3: at least 10 min
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // text or json
+}
+
+// Default returns the embedded defaults (loopback, high ports: no root needed).
+func Default() Config {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return Config{
+		Hostname: host,
+		DataDir:  "./yizhan-data",
+		Listen: Listen{
+			SMTP:        "127.0.0.1:2525",
+			Submission:  "127.0.0.1:2587",
+			Submissions: "127.0.0.1:2465",
+			IMAP:        "127.0.0.1:2143",
+			IMAPS:       "127.0.0.1:2993",
+			POP3:        "127.0.0.1:2110",
+			POP3S:       "127.0.0.1:2995",
+			HTTP:        "127.0.0.1:8025",
+		},
+		Delivery: Delivery{RemotePort: 25},
+		Queue: Queue{
+			RetrySchedule: []Duration{
+				Duration(5 * time.Minute), Duration(10 * time.Minute), Duration(30 * time.Minute),
+				Duration(time.Hour), Duration(2 * time.Hour), Duration(4 * time.Hour), Duration(8 * time.Hour),
+			},
+			GiveUpAfter:       Duration(120 * time.Hour),
+			DelayWarningAfter: Duration(4 * time.Hour),
+		},
+		Limits: Limits{
+			MaxMessageSize:      50 << 20,
+			MaxRecipients:       100,
+			MaxHeaderSize:       1 << 20,
+			MaxReceived:         100,
+			MaxConnections:      4096,
+			MaxConnectionsPerIP: 256,
+			MaxErrors:           20,
+			AuthFailures:        5,
+			AuthWindow:          Duration(time.Minute),
+			AuthPenalty:         Duration(5 * time.Minute),
+			CommandTimeout:      Duration(5 * time.Minute),
+			DataBlockTimeout:    Duration(3 * time.Minute),
+			DataEndTimeout:      Duration(10 * time.Minute),
+			POP3IdleTimeout:     Duration(10 * time.Minute),
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// Source says where a configuration came from.
+type Source struct {
+	Path     string // file read; "" for the embedded defaults
+	Embedded bool
+}
+
+// Resolve finds the config file: flagPath, else $YIZHAN_CONFIG, else
+// ./yizhan.toml if it exists, else none (embedded defaults).
+func Resolve(flagPath string) string {
+	if flagPath != "" {
+		return flagPath
+	}
+	if p := os.Getenv("YIZHAN_CONFIG"); p != "" {
+		return p
+	}
+	if _, err := os.Stat("yizhan.toml"); err == nil {
+		return "yizhan.toml"
+	}
+	return ""
+}
+
+// Load reads the file Resolve(flagPath) names, over the defaults.
+func Load(flagPath string) (Config, Source, error) {
+	path := Resolve(flagPath)
+	if path == "" {
+		return Default(), Source{Embedded: true}, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, Source{}, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return Config{}, Source{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, Source{Path: path}, nil
+}
+
+// Parse decodes TOML over the defaults, rejecting unknown keys, and
+// validates the result.
+func Parse(data []byte) (Config, error) {
+	c := Default()
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		var strict *toml.StrictMissingError
+		if errors.As(err, &strict) && len(strict.Errors) > 0 {
+			keys := make([]string, 0, len(strict.Errors))
+			for _, e := range strict.Errors {
+				keys = append(keys, strings.Join(e.Key(), "."))
+			}
+			return Config{}, fmt.Errorf("unknown key %s", strings.Join(keys, ", "))
+		}
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			row, col := de.Position()
+			return Config{}, fmt.Errorf("line %d column %d: %s", row, col, de.Error())
+		}
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks values a TOML type cannot.
+func (c Config) Validate() error {
+	switch {
+	case c.Hostname == "":
+		return errors.New("hostname must not be empty")
+	case c.DataDir == "":
+		return errors.New("data_dir must not be empty")
+	case (c.TLS.CertFile == "") != (c.TLS.KeyFile == ""):
+		return errors.New("tls: cert_file and key_file must be set together")
+	case c.Delivery.RemotePort <= 0 || c.Delivery.RemotePort > 65535:
+		return fmt.Errorf("delivery.remote_port %d out of range", c.Delivery.RemotePort)
+	case len(c.Queue.RetrySchedule) == 0:
+		return errors.New("queue.retry_schedule must not be empty")
+	case c.Limits.MaxMessageSize <= 0:
+		return errors.New("limits.max_message_size must be positive")
+	case c.Limits.MaxRecipients <= 0:
+		return errors.New("limits.max_recipients must be positive")
+	case c.Limits.MaxHeaderSize <= 0:
+		return errors.New("limits.max_header_size must be positive")
+	case c.Limits.AuthFailures <= 0:
+		return errors.New("limits.auth_failures must be positive")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format %q: want text or json", c.Log.Format)
+	}
+	return nil
+}
+
+// Duration is a time.Duration written as "5m", "120h".
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", b, err)
+	}
+	if v < 0 {
+		return fmt.Errorf("duration %q must not be negative", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Size is a byte count written as "50MiB", "10MB", "512KiB" or a plain number.
+type Size int64
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+	{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
+	{"B", 1},
+}
+
+// ParseSize parses a size with an optional unit.
+func ParseSize(s string) (Size, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q: want a number with an optional unit (KiB, MiB, GiB, KB, MB, GB)", s)
+	}
+	return Size(n * mult), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Size) UnmarshalText(b []byte) error {
+	v, err := ParseSize(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Size) MarshalText() ([]byte, error) { return []byte(strconv.FormatInt(int64(s), 10)), nil }
