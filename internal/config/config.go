@@ -82,8 +82,8 @@ type Limits struct {
 	MaxErrors           int      `toml:"max_errors"`             // protocol errors per session before 421
 	AuthFailures        int      `toml:"auth_failures"`          // failed logins per IP per auth_window...
 	AuthWindow          Duration `toml:"auth_window"`
-	AuthPenalty         Duration `toml:"auth_penalty"` // ...then refused (454 4.7.0) for this long
-	CommandTimeout      Duration `toml:"command_timeout"`  // RFC 5321 §4.5.3.2.7: 5 min
+	AuthPenalty         Duration `toml:"auth_penalty"`       // ...then refused (454 4.7.0) for this long
+	CommandTimeout      Duration `toml:"command_timeout"`    // RFC 5321 §4.5.3.2.7: 5 min
 	DataBlockTimeout    Duration `toml:"data_block_timeout"` // §4.5.3.2.5: 3 min
 	DataEndTimeout      Duration `toml:"data_end_timeout"`   // §4.5.3.2.6: 10 min (for us to answer)
 	POP3IdleTimeout     Duration `toml:"pop3_idle_timeout"`  // RFC 1939 §3: at least 10 min
