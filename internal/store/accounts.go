@@ -1,0 +1,592 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/yizhan-mail/yizhan/internal/address"
+	"github.com/yizhan-mail/yizhan/internal/passwd"
+)
+
+// Domain is a local mail domain.
+type Domain struct {
+	ID         int64
+	Name       string // Unicode form
+	Postmaster string // account receiving postmaster@Name; "" = the domain's first account
+	Accounts   int
+}
+
+// Account is a mailbox owner.
+type Account struct {
+	ID      int64
+	Address string // lookup key (lower-cased local part)
+	Display string // as created
+	Domain  string
+}
+
+// Alias maps an address (or "@domain", a catch-all) to targets.
+type Alias struct {
+	Address string
+	Targets []string
+}
+
+// DefaultMailboxes are created for every account, with their RFC 6154
+// special-use attributes.
+var DefaultMailboxes = []struct{ Name, SpecialUse string }{
+	{"INBOX", ""},
+	{"Sent", `\Sent`},
+	{"Drafts", `\Drafts`},
+	{"Trash", `\Trash`},
+	{"Junk", `\Junk`},
+	{"Archive", `\Archive`},
+}
+
+// AddDomain adds a local domain. postmaster, if not empty, is the account
+// address that receives postmaster@domain (it may be created later).
+func (s *Store) AddDomain(ctx context.Context, name, postmaster string) (Domain, error) {
+	d, err := address.NormalizeDomain(name)
+	if err != nil {
+		return Domain{}, fmt.Errorf("%w: %v", ErrInvalidName, err)
+	}
+	pm := ""
+	if postmaster != "" {
+		a, err := address.Parse(postmaster)
+		if err != nil {
+			return Domain{}, fmt.Errorf("%w: postmaster %q: %v", ErrInvalidName, postmaster, err)
+		}
+		pm = a.Key()
+	}
+	var id int64
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM domains WHERE name = ?`, d).Scan(&n); err != nil {
+			return fmt.Errorf("store: add domain: %w", err)
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: domain %s", ErrExists, d)
+		}
+		return tx.QueryRowContext(ctx, `INSERT INTO domains (name, postmaster, created_at) VALUES (?, ?, ?) RETURNING id`,
+			d, pm, nowUnix()).Scan(&id)
+	})
+	if err != nil {
+		return Domain{}, err
+	}
+	return Domain{ID: id, Name: d, Postmaster: pm}, nil
+}
+
+// Domains lists the local domains.
+func (s *Store) Domains(ctx context.Context) ([]Domain, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT d.id, d.name, d.postmaster,
+		(SELECT COUNT(*) FROM accounts a WHERE a.domain_id = d.id) FROM domains d ORDER BY d.name`)
+	if err != nil {
+		return nil, fmt.Errorf("store: domains: %w", err)
+	}
+	defer rows.Close()
+	var out []Domain
+	for rows.Next() {
+		var d Domain
+		if err := rows.Scan(&d.ID, &d.Name, &d.Postmaster, &d.Accounts); err != nil {
+			return nil, fmt.Errorf("store: domains: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// DomainByName returns a local domain (name in any IDNA form).
+func (s *Store) DomainByName(ctx context.Context, name string) (Domain, error) {
+	n, err := address.NormalizeDomain(name)
+	if err != nil {
+		return Domain{}, fmt.Errorf("%w: %v", ErrInvalidName, err)
+	}
+	var d Domain
+	err = s.rdb.QueryRowContext(ctx, `SELECT id, name, postmaster FROM domains WHERE name = ?`, n).Scan(&d.ID, &d.Name, &d.Postmaster)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Domain{}, fmt.Errorf("%w: domain %s", ErrNotFound, n)
+	}
+	if err != nil {
+		return Domain{}, fmt.Errorf("store: domain: %w", err)
+	}
+	return d, nil
+}
+
+// IsLocalDomain reports whether the normalised domain is ours.
+func (s *Store) IsLocalDomain(ctx context.Context, domain string) (bool, error) {
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM domains WHERE name = ?`, domain).Scan(&n); err != nil {
+		return false, fmt.Errorf("store: domain lookup: %w", err)
+	}
+	return n > 0, nil
+}
+
+// DeleteDomain removes a domain and its aliases. A domain that still has
+// accounts is refused unless force, which deletes them with their mail.
+func (s *Store) DeleteDomain(ctx context.Context, name string, force bool) error {
+	d, err := s.DomainByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+		var ids []int64
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM accounts WHERE domain_id = ?`, d.ID)
+		if err != nil {
+			return fmt.Errorf("store: delete domain: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("store: delete domain: %w", err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if len(ids) > 0 && !force {
+			return fmt.Errorf("domain %s still has %d account(s); delete them first or use --force", d.Name, len(ids))
+		}
+		for _, id := range ids {
+			if err := deleteAccountTx(ctx, tx, id, eff); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM aliases WHERE address LIKE ? OR address = ?`, "%@"+d.Name, "@"+d.Name); err != nil {
+			return fmt.Errorf("store: delete domain aliases: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM domains WHERE id = ?`, d.ID); err != nil {
+			return fmt.Errorf("store: delete domain: %w", err)
+		}
+		return nil
+	})
+}
+
+// AddAccount creates an account with its default mailboxes. The domain
+// must be local.
+func (s *Store) AddAccount(ctx context.Context, addr, password string) (Account, error) {
+	a, err := address.Parse(addr)
+	if err != nil {
+		return Account{}, fmt.Errorf("%w: %v", ErrInvalidName, err)
+	}
+	if strings.ContainsRune(a.Local, '+') {
+		return Account{}, fmt.Errorf("%w: %q: '+' is reserved for subaddresses (user+tag)", ErrInvalidName, addr)
+	}
+	if password == "" {
+		return Account{}, errors.New("store: empty password")
+	}
+	d, err := s.DomainByName(ctx, a.Domain)
+	if err != nil {
+		return Account{}, err
+	}
+	hash, err := passwd.Hash(password)
+	if err != nil {
+		return Account{}, err
+	}
+	acct := Account{Address: a.Key(), Display: a.String(), Domain: d.Name}
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE address = ?`, acct.Address).Scan(&n); err != nil {
+			return fmt.Errorf("store: add account: %w", err)
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: account %s", ErrExists, acct.Display)
+		}
+		if err := tx.QueryRowContext(ctx, `INSERT INTO accounts (address, display, domain_id, password_hash, created_at)
+			VALUES (?, ?, ?, ?, ?) RETURNING id`, acct.Address, acct.Display, d.ID, hash, nowUnix()).Scan(&acct.ID); err != nil {
+			return fmt.Errorf("store: add account: %w", err)
+		}
+		for _, mb := range DefaultMailboxes {
+			if _, err := createMailboxTx(ctx, tx, acct.ID, mb.Name, mb.SpecialUse); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Account{}, err
+	}
+	return acct, nil
+}
+
+// nextUIDValidity returns a UIDVALIDITY never used before in this store:
+// the current time in seconds, or one more than the last when faster
+// (RFC 9051 §2.3.1.1: a re-created mailbox must get a new value).
+func nextUIDValidity(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var last int64
+	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'uidvalidity'`).Scan(&last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("store: uidvalidity: %w", err)
+	}
+	v := time.Now().Unix() & 0x7fffffff
+	if v <= last {
+		v = last + 1
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('uidvalidity', ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, v); err != nil {
+		return 0, fmt.Errorf("store: uidvalidity: %w", err)
+	}
+	return v, nil
+}
+
+func createMailboxTx(ctx context.Context, tx *sql.Tx, accountID int64, name, specialUse string) (int64, error) {
+	uv, err := nextUIDValidity(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO mailboxes (account_id, name, special_use, uidvalidity)
+		VALUES (?, ?, ?, ?) RETURNING id`, accountID, name, specialUse, uv).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("store: create mailbox %s: %w", name, err)
+	}
+	return id, nil
+}
+
+// Accounts lists all accounts.
+func (s *Store) Accounts(ctx context.Context) ([]Account, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT a.id, a.address, a.display, d.name FROM accounts a
+		JOIN domains d ON d.id = a.domain_id ORDER BY d.name, a.address`)
+	if err != nil {
+		return nil, fmt.Errorf("store: accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []Account
+	for rows.Next() {
+		var a Account
+		if err := rows.Scan(&a.ID, &a.Address, &a.Display, &a.Domain); err != nil {
+			return nil, fmt.Errorf("store: accounts: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// AccountByAddress looks an account up by any spelling of its address.
+func (s *Store) AccountByAddress(ctx context.Context, addr string) (Account, error) {
+	a, err := address.Parse(addr)
+	if err != nil {
+		return Account{}, fmt.Errorf("%w: %v", ErrInvalidName, err)
+	}
+	return s.accountByKey(ctx, a.Key())
+}
+
+func (s *Store) accountByKey(ctx context.Context, key string) (Account, error) {
+	var a Account
+	err := s.rdb.QueryRowContext(ctx, `SELECT a.id, a.address, a.display, d.name FROM accounts a
+		JOIN domains d ON d.id = a.domain_id WHERE a.address = ?`, key).Scan(&a.ID, &a.Address, &a.Display, &a.Domain)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Account{}, fmt.Errorf("%w: account %s", ErrNotFound, key)
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("store: account: %w", err)
+	}
+	return a, nil
+}
+
+// FirstAccountOfDomain returns the oldest account of a domain (the default
+// postmaster).
+func (s *Store) FirstAccountOfDomain(ctx context.Context, domain string) (Account, error) {
+	var a Account
+	err := s.rdb.QueryRowContext(ctx, `SELECT a.id, a.address, a.display, d.name FROM accounts a
+		JOIN domains d ON d.id = a.domain_id WHERE d.name = ? ORDER BY a.id LIMIT 1`, domain).Scan(&a.ID, &a.Address, &a.Display, &a.Domain)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Account{}, fmt.Errorf("%w: no account in %s", ErrNotFound, domain)
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("store: account: %w", err)
+	}
+	return a, nil
+}
+
+// SetPassword replaces an account's password.
+func (s *Store) SetPassword(ctx context.Context, addr, password string) error {
+	if password == "" {
+		return errors.New("store: empty password")
+	}
+	acct, err := s.AccountByAddress(ctx, addr)
+	if err != nil {
+		return err
+	}
+	hash, err := passwd.Hash(password)
+	if err != nil {
+		return err
+	}
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+		_, err := tx.ExecContext(ctx, `UPDATE accounts SET password_hash = ? WHERE id = ?`, hash, acct.ID)
+		if err != nil {
+			return fmt.Errorf("store: set password: %w", err)
+		}
+		return nil
+	})
+	s.auth.forget(acct.Address)
+	return err
+}
+
+// DeleteAccount removes an account with its mailboxes and messages.
+func (s *Store) DeleteAccount(ctx context.Context, addr string) error {
+	acct, err := s.AccountByAddress(ctx, addr)
+	if err != nil {
+		return err
+	}
+	s.auth.forget(acct.Address)
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+		return deleteAccountTx(ctx, tx, acct.ID, eff)
+	})
+}
+
+func deleteAccountTx(ctx context.Context, tx *sql.Tx, id int64, eff *batchEffects) error {
+	rows, err := tx.QueryContext(ctx, `SELECT m.blob_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("store: delete account: %w", err)
+	}
+	var blobs []string
+	for rows.Next() {
+		var b string
+		if err := rows.Scan(&b); err != nil {
+			rows.Close()
+			return fmt.Errorf("store: delete account: %w", err)
+		}
+		blobs = append(blobs, b)
+	}
+	rows.Close()
+	for _, stmt := range []string{
+		`DELETE FROM messages WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)`,
+		`DELETE FROM expunged WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)`,
+		`DELETE FROM mailboxes WHERE account_id = ?`,
+		`DELETE FROM accounts WHERE id = ?`,
+	} {
+		if _, err := tx.ExecContext(ctx, stmt, id); err != nil {
+			return fmt.Errorf("store: delete account: %w", err)
+		}
+	}
+	return unrefBlobs(ctx, tx, blobs, eff)
+}
+
+// unrefBlobs drops one reference per listed blob id, scheduling files that
+// reach zero for removal after commit.
+func unrefBlobs(ctx context.Context, tx *sql.Tx, ids []string, eff *batchEffects) error {
+	for _, b := range ids {
+		var refs int
+		if err := tx.QueryRowContext(ctx, `UPDATE blobs SET refs = refs - 1 WHERE id = ? RETURNING refs`, b).Scan(&refs); err != nil {
+			return fmt.Errorf("store: unref blob: %w", err)
+		}
+		if refs <= 0 {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM blobs WHERE id = ?`, b); err != nil {
+				return fmt.Errorf("store: delete blob row: %w", err)
+			}
+			eff.removeBlobs = append(eff.removeBlobs, b)
+		}
+	}
+	return nil
+}
+
+// AddAlias adds targets to an alias ("user@domain" or "@domain" for a
+// catch-all). The alias's domain must be local; targets may be anywhere.
+func (s *Store) AddAlias(ctx context.Context, alias string, targets []string) (Alias, error) {
+	key, err := AliasKey(alias)
+	if err != nil {
+		return Alias{}, err
+	}
+	dom := key[strings.LastIndexByte(key, '@')+1:]
+	if ok, err := s.IsLocalDomain(ctx, dom); err != nil {
+		return Alias{}, err
+	} else if !ok {
+		return Alias{}, fmt.Errorf("%w: domain %s (add it with 'domain add')", ErrNotFound, dom)
+	}
+	if len(targets) == 0 {
+		return Alias{}, errors.New("store: alias needs at least one target")
+	}
+	var norm []string
+	for _, t := range targets {
+		a, err := address.Parse(t)
+		if err != nil {
+			return Alias{}, fmt.Errorf("%w: target %q: %v", ErrInvalidName, t, err)
+		}
+		norm = append(norm, a.String())
+	}
+	if !strings.HasPrefix(key, "@") {
+		if _, err := s.accountByKey(ctx, key); err == nil {
+			return Alias{}, fmt.Errorf("%w: %s is an account", ErrExists, key)
+		}
+	}
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+		for _, t := range norm {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO aliases (address, target) VALUES (?, ?) ON CONFLICT DO NOTHING`, key, t); err != nil {
+				return fmt.Errorf("store: add alias: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Alias{}, err
+	}
+	return Alias{Address: key, Targets: norm}, nil
+}
+
+// AliasKey normalises an alias name: "user@domain" or "@domain".
+func AliasKey(alias string) (string, error) {
+	if strings.HasPrefix(alias, "@") {
+		d, err := address.NormalizeDomain(alias[1:])
+		if err != nil {
+			return "", fmt.Errorf("%w: %v", ErrInvalidName, err)
+		}
+		return "@" + d, nil
+	}
+	a, err := address.Parse(alias)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalidName, err)
+	}
+	return a.Key(), nil
+}
+
+// Aliases lists all aliases.
+func (s *Store) Aliases(ctx context.Context) ([]Alias, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT address, target FROM aliases ORDER BY address, target`)
+	if err != nil {
+		return nil, fmt.Errorf("store: aliases: %w", err)
+	}
+	defer rows.Close()
+	var out []Alias
+	for rows.Next() {
+		var a, t string
+		if err := rows.Scan(&a, &t); err != nil {
+			return nil, fmt.Errorf("store: aliases: %w", err)
+		}
+		if n := len(out); n > 0 && out[n-1].Address == a {
+			out[n-1].Targets = append(out[n-1].Targets, t)
+		} else {
+			out = append(out, Alias{Address: a, Targets: []string{t}})
+		}
+	}
+	return out, rows.Err()
+}
+
+// AliasTargets returns the targets of an alias key, or nil.
+func (s *Store) AliasTargets(ctx context.Context, key string) ([]string, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT target FROM aliases WHERE address = ? ORDER BY target`, key)
+	if err != nil {
+		return nil, fmt.Errorf("store: alias: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, fmt.Errorf("store: alias: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// DeleteAlias removes an alias with all its targets.
+func (s *Store) DeleteAlias(ctx context.Context, alias string) error {
+	key, err := AliasKey(alias)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM aliases WHERE address = ?`, key)
+		if err != nil {
+			return fmt.Errorf("store: delete alias: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: alias %s", ErrNotFound, key)
+		}
+		return nil
+	})
+}
+
+// Authenticate checks an account's password. Verified passwords are
+// remembered briefly (as a salted SHA-256, never in clear) so that clients
+// reconnecting often do not pay argon2id's 64 MiB each time; argon2id runs
+// at most authConcurrency at once, so a login storm cannot exhaust memory.
+func (s *Store) Authenticate(ctx context.Context, username, password string) (Account, error) {
+	a, err := address.Parse(username)
+	if err != nil {
+		return Account{}, ErrAuthFailed
+	}
+	var acct Account
+	var hash string
+	err = s.rdb.QueryRowContext(ctx, `SELECT a.id, a.address, a.display, d.name, a.password_hash FROM accounts a
+		JOIN domains d ON d.id = a.domain_id WHERE a.address = ?`, a.Key()).Scan(&acct.ID, &acct.Address, &acct.Display, &acct.Domain, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Account{}, ErrAuthFailed
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("store: authenticate: %w", err)
+	}
+	if s.auth.check(acct.Address, hash, password) {
+		return acct, nil
+	}
+	select {
+	case s.auth.sem <- struct{}{}:
+	case <-ctx.Done():
+		return Account{}, ctx.Err()
+	}
+	err = passwd.Verify(hash, password)
+	<-s.auth.sem
+	if err != nil {
+		return Account{}, ErrAuthFailed
+	}
+	s.auth.remember(acct.Address, hash, password)
+	return acct, nil
+}
+
+// authConcurrency bounds parallel argon2id computations (64 MiB each).
+const authConcurrency = 4
+
+// authTTL is how long a verified password is remembered.
+const authTTL = 10 * time.Minute
+
+type authCache struct {
+	sem chan struct{}
+	mu  sync.Mutex
+	m   map[string]authEntry
+}
+
+type authEntry struct {
+	digest  [32]byte
+	expires time.Time
+}
+
+func newAuthCache() *authCache {
+	return &authCache{sem: make(chan struct{}, authConcurrency), m: map[string]authEntry{}}
+}
+
+// digest binds the password to the stored hash (which holds a random
+// salt), so a changed password or a copied cache entry is useless.
+func authDigest(hash, password string) [32]byte {
+	return sha256.Sum256([]byte(hash + "\x00" + password))
+}
+
+func (c *authCache) check(key, hash, password string) bool {
+	c.mu.Lock()
+	e, ok := c.m[key]
+	c.mu.Unlock()
+	if !ok || time.Now().After(e.expires) {
+		return false
+	}
+	d := authDigest(hash, password)
+	return subtle.ConstantTimeCompare(d[:], e.digest[:]) == 1
+}
+
+func (c *authCache) remember(key, hash, password string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) > 100000 {
+		c.m = map[string]authEntry{}
+	}
+	c.m[key] = authEntry{digest: authDigest(hash, password), expires: time.Now().Add(authTTL)}
+}
+
+func (c *authCache) forget(key string) {
+	c.mu.Lock()
+	delete(c.m, key)
+	c.mu.Unlock()
+}

@@ -1,0 +1,164 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// blobDir holds message files under blobs/<first two hex digits>/<id>.
+// A file is written, fsynced and its directory fsynced before any row
+// refers to it; a crash in between leaves an orphan file, never a row
+// without bytes (orphans are swept by SweepOrphans).
+type blobDir struct {
+	root   string
+	shards sync.Map // shard name -> struct{}: directories known to exist
+}
+
+func openBlobDir(root string) (*blobDir, error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("store: blobs: %w", err)
+	}
+	return &blobDir{root: root}, nil
+}
+
+func (b *blobDir) path(id string) string {
+	return filepath.Join(b.root, id[:2], id)
+}
+
+// Blob is a message being written. Write the bytes, then hand it to
+// Deliver (which commits it), or Abort it.
+type Blob struct {
+	dir  *blobDir
+	id   string
+	f    *os.File
+	size int64
+	err  error // first write error
+	done bool
+}
+
+// NewBlob starts a new blob file.
+func (s *Store) NewBlob() (*Blob, error) {
+	var r [16]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return nil, fmt.Errorf("store: blob id: %w", err)
+	}
+	id := hex.EncodeToString(r[:])
+	shard := id[:2]
+	if _, ok := s.blobs.shards.Load(shard); !ok {
+		if err := os.MkdirAll(filepath.Join(s.blobs.root, shard), 0o700); err != nil {
+			return nil, fmt.Errorf("store: blob dir: %w", err)
+		}
+		// The new shard directory's own entry must be durable too.
+		if err := syncDir(s.blobs.root); err != nil {
+			return nil, err
+		}
+		s.blobs.shards.Store(shard, struct{}{})
+	}
+	f, err := os.OpenFile(s.blobs.path(id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: create blob: %w", err)
+	}
+	return &Blob{dir: s.blobs, id: id, f: f}, nil
+}
+
+// ID returns the blob's id.
+func (b *Blob) ID() string { return b.id }
+
+// Size returns the bytes written so far.
+func (b *Blob) Size() int64 { return b.size }
+
+// Write appends message bytes.
+func (b *Blob) Write(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.f.Write(p)
+	b.size += int64(n)
+	if err != nil {
+		b.err = fmt.Errorf("store: write blob: %w", err)
+		return n, b.err
+	}
+	return n, nil
+}
+
+// sync makes the blob durable: file data, then its directory entry. Called
+// in the writer's own goroutine, so fsyncs of concurrent deliveries overlap
+// (the file system folds them into shared journal commits).
+func (b *Blob) sync() error {
+	if b.done {
+		return fmt.Errorf("store: blob %s already finished", b.id)
+	}
+	b.done = true
+	if b.err != nil {
+		b.abort()
+		return b.err
+	}
+	if err := b.f.Sync(); err != nil {
+		b.abort()
+		return fmt.Errorf("store: fsync blob: %w", err)
+	}
+	if err := b.f.Close(); err != nil {
+		_ = os.Remove(b.dir.path(b.id))
+		return fmt.Errorf("store: close blob: %w", err)
+	}
+	if err := syncDir(filepath.Dir(b.dir.path(b.id))); err != nil {
+		_ = os.Remove(b.dir.path(b.id))
+		return err
+	}
+	return nil
+}
+
+func (b *Blob) abort() {
+	_ = b.f.Close()
+	_ = os.Remove(b.dir.path(b.id))
+}
+
+// Abort discards the blob.
+func (b *Blob) Abort() {
+	if b.done {
+		return
+	}
+	b.done = true
+	b.abort()
+}
+
+// remove deletes blob files no row refers to any more.
+func (b *blobDir) remove(ids []string) {
+	for _, id := range ids {
+		_ = os.Remove(b.path(id))
+	}
+}
+
+// open opens a blob for reading.
+func (b *blobDir) open(id string) (*os.File, error) {
+	f, err := os.Open(b.path(id))
+	if err != nil {
+		return nil, fmt.Errorf("store: open blob %s: %w", id, err)
+	}
+	return f, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("store: open dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("store: fsync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// messageReader serves a stored message: the row's prefix, then the blob.
+type messageReader struct {
+	io.Reader
+	f *os.File
+}
+
+func (m *messageReader) Close() error { return m.f.Close() }

@@ -1,0 +1,298 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Mailbox is one folder of an account.
+type Mailbox struct {
+	ID            int64
+	AccountID     int64
+	Name          string
+	SpecialUse    string
+	UIDValidity   uint32
+	UIDNext       uint32
+	HighestModSeq int64
+	Messages      int
+	Size          int64
+}
+
+// Message is one message row.
+type Message struct {
+	ID           int64
+	MailboxID    int64
+	UID          uint32
+	ModSeq       int64
+	Size         int64 // what a client downloads: prefix + blob
+	Flags        []string
+	InternalDate time.Time
+	TrackingID   string
+	MessageID    string
+	blobID       string
+	prefixLen    int
+}
+
+// Recipient is one local mailbox a delivery goes into.
+type Recipient struct {
+	AccountID int64
+	Mailbox   string   // "INBOX", "Junk", ...
+	Prefix    []byte   // header fields to serve before the blob (CRLF-terminated)
+	Flags     []string // initial flags
+	Address   string   // the account address, for the delivered event
+}
+
+// Delivery is one message stored for one or more local recipients.
+type Delivery struct {
+	Blob         *Blob
+	TrackingID   string
+	MessageID    string
+	InternalDate time.Time
+	Recipients   []Recipient
+	Events       []Event // recorded in the same transaction
+}
+
+// Event is one step in a message's journey.
+type Event struct {
+	TrackingID string
+	At         time.Time
+	Kind       string
+	Detail     map[string]any
+}
+
+// DeliveredMessage says where one recipient's copy landed.
+type DeliveredMessage struct {
+	AccountID int64
+	MailboxID int64
+	UID       uint32
+}
+
+// Deliver makes a blob durable and adds one message row per recipient,
+// group-committed with concurrent deliveries. It returns only when the
+// batch is on disk.
+func (s *Store) Deliver(ctx context.Context, d *Delivery) ([]DeliveredMessage, error) {
+	if len(d.Recipients) == 0 {
+		d.Blob.Abort()
+		return nil, errors.New("store: delivery without recipients")
+	}
+	if err := d.Blob.sync(); err != nil {
+		return nil, err
+	}
+	blobID, blobSize := d.Blob.id, d.Blob.size
+	out := make([]DeliveredMessage, len(d.Recipients))
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO blobs (id, size, refs) VALUES (?, ?, ?)`, blobID, blobSize, len(d.Recipients)); err != nil {
+			return fmt.Errorf("store: blob row: %w", err)
+		}
+		date := d.InternalDate.Unix()
+		for i, r := range d.Recipients {
+			size := int64(len(r.Prefix)) + blobSize
+			var mbID, uid, modseq int64
+			err := tx.QueryRowContext(ctx, `UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1,
+				messages = messages + 1, size = size + ? WHERE account_id = ? AND name = ?
+				RETURNING id, uidnext - 1, highestmodseq`, size, r.AccountID, r.Mailbox).Scan(&mbID, &uid, &modseq)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("%w: mailbox %s of account %d", ErrNotFound, r.Mailbox, r.AccountID)
+			}
+			if err != nil {
+				return fmt.Errorf("store: assign uid: %w", err)
+			}
+			flags := strings.Join(r.Flags, " ")
+			prefix := r.Prefix
+			if prefix == nil {
+				prefix = []byte{} // nil would be stored as NULL
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO messages (mailbox_id, uid, modseq, blob_id, prefix, size, flags,
+				internal_date, tracking_id, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				mbID, uid, modseq, blobID, prefix, size, flags, date, d.TrackingID, d.MessageID); err != nil {
+				return fmt.Errorf("store: insert message: %w", err)
+			}
+			out[i] = DeliveredMessage{AccountID: r.AccountID, MailboxID: mbID, UID: uint32(uid)}
+			eff.changes = append(eff.changes, Change{Kind: ChangeNew, AccountID: r.AccountID, MailboxID: mbID, UID: uint32(uid), ModSeq: modseq, Flags: r.Flags})
+		}
+		return insertEvents(ctx, tx, d.Events)
+	})
+	if err != nil {
+		// No row refers to the blob: remove the file.
+		s.blobs.remove([]string{blobID})
+		return nil, err
+	}
+	return out, nil
+}
+
+func insertEvents(ctx context.Context, tx *sql.Tx, events []Event) error {
+	for _, e := range events {
+		detail, err := json.Marshal(e.Detail)
+		if err != nil {
+			return fmt.Errorf("store: event detail: %w", err)
+		}
+		if e.Detail == nil {
+			detail = []byte("{}")
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (tracking_id, at, kind, detail) VALUES (?, ?, ?, ?)`,
+			e.TrackingID, e.At.UnixMilli(), e.Kind, string(detail)); err != nil {
+			return fmt.Errorf("store: event: %w", err)
+		}
+	}
+	return nil
+}
+
+// RecordEvents stores events outside a delivery (e.g. refusals).
+func (s *Store) RecordEvents(ctx context.Context, events []Event) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// Events returns the events of a tracking id, oldest first.
+func (s *Store) Events(ctx context.Context, trackingID string) ([]Event, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT at, kind, detail FROM events WHERE tracking_id = ? ORDER BY at, id`, trackingID)
+	if err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var at int64
+		var e Event
+		var detail string
+		if err := rows.Scan(&at, &e.Kind, &detail); err != nil {
+			return nil, fmt.Errorf("store: events: %w", err)
+		}
+		e.TrackingID = trackingID
+		e.At = time.UnixMilli(at)
+		_ = json.Unmarshal([]byte(detail), &e.Detail)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// MailboxByName returns an account's mailbox.
+func (s *Store) MailboxByName(ctx context.Context, accountID int64, name string) (Mailbox, error) {
+	var m Mailbox
+	err := s.rdb.QueryRowContext(ctx, `SELECT id, account_id, name, special_use, uidvalidity, uidnext, highestmodseq, messages, size
+		FROM mailboxes WHERE account_id = ? AND name = ?`, accountID, name).Scan(
+		&m.ID, &m.AccountID, &m.Name, &m.SpecialUse, &m.UIDValidity, &m.UIDNext, &m.HighestModSeq, &m.Messages, &m.Size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Mailbox{}, fmt.Errorf("%w: mailbox %s", ErrNotFound, name)
+	}
+	if err != nil {
+		return Mailbox{}, fmt.Errorf("store: mailbox: %w", err)
+	}
+	return m, nil
+}
+
+// Mailboxes lists an account's mailboxes.
+func (s *Store) Mailboxes(ctx context.Context, accountID int64) ([]Mailbox, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, account_id, name, special_use, uidvalidity, uidnext, highestmodseq, messages, size
+		FROM mailboxes WHERE account_id = ? ORDER BY name`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("store: mailboxes: %w", err)
+	}
+	defer rows.Close()
+	var out []Mailbox
+	for rows.Next() {
+		var m Mailbox
+		if err := rows.Scan(&m.ID, &m.AccountID, &m.Name, &m.SpecialUse, &m.UIDValidity, &m.UIDNext, &m.HighestModSeq, &m.Messages, &m.Size); err != nil {
+			return nil, fmt.Errorf("store: mailboxes: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Messages lists a mailbox's messages in UID order.
+func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]Message, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, uid, modseq, size, flags, internal_date, tracking_id, message_id, blob_id, length(prefix)
+		FROM messages WHERE mailbox_id = ? ORDER BY uid`, mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("store: messages: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		m := Message{MailboxID: mailboxID}
+		var flags string
+		var date int64
+		if err := rows.Scan(&m.ID, &m.UID, &m.ModSeq, &m.Size, &flags, &date, &m.TrackingID, &m.MessageID, &m.blobID, &m.prefixLen); err != nil {
+			return nil, fmt.Errorf("store: messages: %w", err)
+		}
+		m.Flags = strings.Fields(flags)
+		m.InternalDate = time.Unix(date, 0)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// OpenMessage streams a message: its trace prefix, then the blob.
+func (s *Store) OpenMessage(ctx context.Context, m Message) (io.ReadCloser, error) {
+	var prefix []byte
+	var blobID string
+	err := s.rdb.QueryRowContext(ctx, `SELECT prefix, blob_id FROM messages WHERE id = ?`, m.ID).Scan(&prefix, &blobID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: message %d", ErrNotFound, m.ID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open message: %w", err)
+	}
+	f, err := s.blobs.open(blobID)
+	if err != nil {
+		return nil, err
+	}
+	return &messageReader{Reader: io.MultiReader(bytes.NewReader(prefix), f), f: f}, nil
+}
+
+// Expunge removes messages by UID from a mailbox for good, remembering the
+// UIDs with the expunge's MODSEQ (RFC 7162 QRESYNC) and notifying watchers.
+// UIDs already gone are ignored.
+func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+		var accountID, modseq int64
+		if err := tx.QueryRowContext(ctx, `UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?
+			RETURNING account_id, highestmodseq`, mailboxID).Scan(&accountID, &modseq); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("%w: mailbox %d", ErrNotFound, mailboxID)
+			}
+			return fmt.Errorf("store: expunge: %w", err)
+		}
+		var blobs []string
+		var gone []uint32
+		var count, size int64
+		for _, uid := range uids {
+			var blob string
+			var sz int64
+			err := tx.QueryRowContext(ctx, `DELETE FROM messages WHERE mailbox_id = ? AND uid = ? RETURNING blob_id, size`,
+				mailboxID, uid).Scan(&blob, &sz)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("store: expunge: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)`, mailboxID, uid, modseq); err != nil {
+				return fmt.Errorf("store: expunge: %w", err)
+			}
+			blobs = append(blobs, blob)
+			gone = append(gone, uid)
+			count++
+			size += sz
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE mailboxes SET messages = messages - ?, size = size - ? WHERE id = ?`, count, size, mailboxID); err != nil {
+			return fmt.Errorf("store: expunge: %w", err)
+		}
+		for _, uid := range gone {
+			eff.changes = append(eff.changes, Change{Kind: ChangeExpunge, AccountID: accountID, MailboxID: mailboxID, UID: uid, ModSeq: modseq})
+		}
+		return unrefBlobs(ctx, tx, blobs, eff)
+	})
+}

@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are applied in order, each in its own transaction; the number
+// of applied ones is kept in schema_version. Never edit a released entry:
+// append a new one. The SQL sticks to what SQLite and PostgreSQL both
+// accept, except INTEGER PRIMARY KEY (rowid alias here, an identity column
+// in the PostgreSQL dialect to come).
+var migrations = []string{
+	// 1: accounts, mailboxes, messages, blobs, tracking events.
+	`
+CREATE TABLE meta (
+	name  TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+);
+CREATE TABLE domains (
+	id         INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL UNIQUE,      -- Unicode form, lower case
+	postmaster TEXT NOT NULL DEFAULT '',  -- account key receiving postmaster@; '' = first account
+	created_at INTEGER NOT NULL
+);
+CREATE TABLE accounts (
+	id            INTEGER PRIMARY KEY,
+	address       TEXT NOT NULL UNIQUE,   -- lookup key: lower-cased local part @ domain
+	display       TEXT NOT NULL,          -- address as the operator wrote it
+	domain_id     INTEGER NOT NULL REFERENCES domains(id),
+	password_hash TEXT NOT NULL,          -- argon2id PHC string
+	quota_bytes   INTEGER NOT NULL DEFAULT 0,
+	created_at    INTEGER NOT NULL
+);
+CREATE TABLE aliases (
+	address TEXT NOT NULL,                -- lookup key, or '@domain' for a catch-all
+	target  TEXT NOT NULL,                -- any address, local or remote
+	PRIMARY KEY (address, target)
+);
+CREATE TABLE mailboxes (
+	id            INTEGER PRIMARY KEY,
+	account_id    INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name          TEXT NOT NULL,          -- UTF-8, '/' separated
+	special_use   TEXT NOT NULL DEFAULT '',
+	subscribed    INTEGER NOT NULL DEFAULT 1,
+	uidvalidity   INTEGER NOT NULL,
+	uidnext       INTEGER NOT NULL DEFAULT 1,
+	highestmodseq INTEGER NOT NULL DEFAULT 1,
+	messages      INTEGER NOT NULL DEFAULT 0,
+	size          INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (account_id, name)
+);
+CREATE TABLE blobs (
+	id   TEXT PRIMARY KEY,                -- file name under blobs/
+	size INTEGER NOT NULL,
+	refs INTEGER NOT NULL                 -- message rows using it; file removed at 0
+);
+CREATE TABLE messages (
+	id            INTEGER PRIMARY KEY,
+	mailbox_id    INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+	uid           INTEGER NOT NULL,
+	modseq        INTEGER NOT NULL,
+	blob_id       TEXT NOT NULL REFERENCES blobs(id),
+	prefix        BLOB NOT NULL,          -- per-recipient trace fields, served before the blob
+	size          INTEGER NOT NULL,       -- len(prefix) + blob size: what a client downloads
+	flags         TEXT NOT NULL DEFAULT '',
+	internal_date INTEGER NOT NULL,       -- unix seconds
+	tracking_id   TEXT NOT NULL,
+	message_id    TEXT NOT NULL DEFAULT '',
+	envelope      BLOB,                   -- cached IMAP ENVELOPE (filled by the IMAP issue)
+	bodystructure BLOB,                   -- cached IMAP BODYSTRUCTURE
+	UNIQUE (mailbox_id, uid)
+);
+CREATE INDEX messages_modseq ON messages (mailbox_id, modseq);
+CREATE INDEX messages_blob ON messages (blob_id);
+CREATE TABLE expunged (
+	mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+	uid        INTEGER NOT NULL,
+	modseq     INTEGER NOT NULL,
+	PRIMARY KEY (mailbox_id, uid)
+);
+CREATE TABLE events (
+	id          INTEGER PRIMARY KEY,
+	tracking_id TEXT NOT NULL,
+	at          INTEGER NOT NULL,         -- unix milliseconds
+	kind        TEXT NOT NULL,
+	detail      TEXT NOT NULL             -- JSON object
+);
+CREATE INDEX events_tracking ON events (tracking_id);
+CREATE INDEX events_at ON events (at);
+`,
+}
+
+// migrate brings the schema up to date.
+func migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("store: schema_version: %w", err)
+	}
+	for {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: migrate: %w", err)
+		}
+		var v int
+		err = tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v)
+		if err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("store: schema version: %w", err)
+		}
+		if v > len(migrations) {
+			_ = tx.Rollback()
+			return fmt.Errorf("store: database schema %d is newer than this binary (%d)", v, len(migrations))
+		}
+		if v == len(migrations) {
+			return tx.Rollback()
+		}
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("store: migration %d: %w", v+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, v+1); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("store: migration %d: %w", v+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("store: migration %d: %w", v+1, err)
+		}
+	}
+}

@@ -1,0 +1,305 @@
+// Package store keeps everything Yizhan knows: domains, accounts (argon2id
+// hashes), aliases, mailboxes with UIDVALIDITY/UIDNEXT/HIGHESTMODSEQ, message
+// rows with UID, MODSEQ and flags, expunged UIDs for QRESYNC, and tracking
+// events.
+//
+// On disk, under the data directory:
+//
+//	yizhan.db (+ -wal, -shm)   SQLite index in WAL mode, synchronous=FULL
+//	blobs/ab/abcdef…           message bytes, one file per accepted message,
+//	                           fsynced before any row refers to it and shared
+//	                           by every local recipient of a transaction
+//
+// Header fields added on receipt (Return-Path, Delivered-To, Received) live
+// in the message row ("prefix") and are served before the blob, so a blob is
+// never rewritten.
+//
+// Every write of the serving process goes through one committer goroutine
+// that batches concurrent requests into one transaction and one fsync
+// (group commit); callers return only after their batch is durable. After
+// each commit, the changes are published to watchers (the change feed IMAP
+// IDLE and POP3 build on). Admin commands in other processes open the same
+// database and write directly; SQLite's locking serialises them.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Errors callers test for.
+var (
+	ErrNotFound    = errors.New("store: not found")
+	ErrExists      = errors.New("store: already exists")
+	ErrAuthFailed  = errors.New("store: authentication failed")
+	ErrClosed      = errors.New("store: closed")
+	ErrOverQuota   = errors.New("store: over quota")
+	ErrInvalidName = errors.New("store: invalid name")
+)
+
+// maxBatch bounds one group commit, so one huge batch cannot delay the
+// first caller for long.
+const maxBatch = 256
+
+// Store is an open data directory. It is safe for concurrent use.
+type Store struct {
+	dir    string
+	log    *slog.Logger
+	rdb    *sql.DB // readers (WAL allows many alongside the writer)
+	wdb    *sql.DB // the single writer connection
+	blobs  *blobDir
+	feed   *feed
+	auth   *authCache
+	writes chan *writeReq
+	done   chan struct{} // closed when the committer has stopped
+
+	closeOnce sync.Mutex
+	closed    bool
+}
+
+// Options tune Open.
+type Options struct {
+	Logger *slog.Logger
+	// NoCommitter opens the store for short admin commands: writes go
+	// straight to the database without the batching goroutine.
+	NoCommitter bool
+}
+
+// Open opens (creating if needed) the data directory dir.
+func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	path := filepath.Join(dir, "yizhan.db")
+	// synchronous(FULL): in WAL mode every commit fsyncs the WAL; NORMAL
+	// would lose acknowledged mail on power failure.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
+		"&_pragma=busy_timeout(15000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	wdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	if err := migrate(ctx, wdb); err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	rdb, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(15000)&_pragma=foreign_keys(1)&_pragma=query_only(1)")
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(8)
+	rdb.SetMaxIdleConns(8)
+	blobs, err := openBlobDir(filepath.Join(dir, "blobs"))
+	if err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, err
+	}
+	s := &Store{
+		dir:   dir,
+		log:   log,
+		rdb:   rdb,
+		wdb:   wdb,
+		blobs: blobs,
+		feed:  newFeed(),
+		auth:  newAuthCache(),
+		done:  make(chan struct{}),
+	}
+	if opt.NoCommitter {
+		close(s.done)
+	} else {
+		s.writes = make(chan *writeReq, maxBatch)
+		go s.committer()
+	}
+	return s, nil
+}
+
+// Dir returns the data directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Close stops the committer after the writes already submitted and closes
+// the database.
+func (s *Store) Close() error {
+	s.closeOnce.Lock()
+	if s.closed {
+		s.closeOnce.Unlock()
+		return nil
+	}
+	s.closed = true
+	if s.writes != nil {
+		close(s.writes)
+	}
+	s.closeOnce.Unlock()
+	<-s.done
+	// Checkpoint so the next start does not replay a long WAL.
+	_, _ = s.wdb.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	err1 := s.rdb.Close()
+	err2 := s.wdb.Close()
+	return errors.Join(err1, err2)
+}
+
+// writeFunc runs inside a transaction; it returns the changes to publish
+// after commit and blob files to remove after commit.
+type writeFunc func(ctx context.Context, tx *sql.Tx, w *batchEffects) error
+
+// batchEffects collects what a write wants done after its commit.
+type batchEffects struct {
+	changes     []Change
+	removeBlobs []string
+}
+
+type writeReq struct {
+	ctx  context.Context
+	fn   writeFunc
+	done chan error
+	eff  batchEffects
+}
+
+// write runs fn in a group-committed transaction and returns once it is
+// durable. Each request runs under its own savepoint, so one failing
+// request does not undo the others in its batch.
+func (s *Store) write(ctx context.Context, fn writeFunc) error {
+	if s.writes == nil {
+		return s.writeDirect(ctx, fn)
+	}
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	s.closeOnce.Lock()
+	if s.closed {
+		s.closeOnce.Unlock()
+		return ErrClosed
+	}
+	// Sent under the lock so Close cannot close the channel under us; the
+	// committer never takes this lock, so this cannot deadlock.
+	select {
+	case s.writes <- req:
+	case <-ctx.Done():
+		s.closeOnce.Unlock()
+		return ctx.Err()
+	}
+	s.closeOnce.Unlock()
+	// Once queued the request will be committed or failed; wait for the
+	// verdict even if ctx ends, so the caller never answers "failed" for a
+	// write that became durable.
+	return <-req.done
+}
+
+// writeDirect is the path for admin processes (no committer).
+func (s *Store) writeDirect(ctx context.Context, fn writeFunc) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	var eff batchEffects
+	if err := fn(ctx, tx, &eff); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	s.blobs.remove(eff.removeBlobs)
+	s.feed.publish(eff.changes)
+	return nil
+}
+
+// committer is the single writer: it takes every request waiting, runs them
+// in one transaction and commits once (one WAL fsync for the batch).
+func (s *Store) committer() {
+	defer close(s.done)
+	batch := make([]*writeReq, 0, maxBatch)
+	for first := range s.writes {
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-s.writes:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.commitBatch(batch)
+	}
+}
+
+func (s *Store) commitBatch(batch []*writeReq) {
+	fail := func(err error) {
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+	// The batch's requests may carry cancelled contexts; the transaction
+	// itself must not be cut short by one of them.
+	ctx := context.Background()
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		fail(fmt.Errorf("store: begin: %w", err))
+		return
+	}
+	errs := make([]error, len(batch))
+	for i, r := range batch {
+		if r.ctx.Err() != nil {
+			errs[i] = r.ctx.Err()
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT w`); err != nil {
+			errs[i] = fmt.Errorf("store: savepoint: %w", err)
+			continue
+		}
+		if err := r.fn(r.ctx, tx, &r.eff); err != nil {
+			errs[i] = err
+			r.eff = batchEffects{}
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO w`); err != nil {
+				_ = tx.Rollback()
+				fail(fmt.Errorf("store: rollback to savepoint: %w", err))
+				return
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE w`); err != nil {
+			_ = tx.Rollback()
+			fail(fmt.Errorf("store: release savepoint: %w", err))
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		s.log.Error("store: commit failed", "err", err, "batch", len(batch))
+		fail(fmt.Errorf("store: commit: %w", err))
+		return
+	}
+	var changes []Change
+	var remove []string
+	for i, r := range batch {
+		if errs[i] == nil {
+			changes = append(changes, r.eff.changes...)
+			remove = append(remove, r.eff.removeBlobs...)
+		}
+	}
+	s.feed.publish(changes)
+	for i, r := range batch {
+		r.done <- errs[i]
+	}
+	s.blobs.remove(remove)
+}
+
+// nowUnix is the store's clock in seconds.
+func nowUnix() int64 { return time.Now().Unix() }

@@ -1,0 +1,249 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func openTest(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func setup(t *testing.T) (*Store, Account) {
+	t.Helper()
+	s := openTest(t, t.TempDir())
+	ctx := context.Background()
+	if _, err := s.AddDomain(ctx, "Example.TEST", ""); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.AddAccount(ctx, "Alice@example.test", "pw1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, a
+}
+
+func deliver(t *testing.T, s *Store, acct Account, body string) DeliveredMessage {
+	t.Helper()
+	b, err := s.NewBlob()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(b, body)
+	out, err := s.Deliver(context.Background(), &Delivery{
+		Blob: b, TrackingID: "t1", InternalDate: time.Now(),
+		Recipients: []Recipient{{AccountID: acct.ID, Mailbox: "INBOX", Prefix: []byte("Delivered-To: alice@example.test\r\n")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out[0]
+}
+
+func TestAccountsAndDomains(t *testing.T) {
+	s, a := setup(t)
+	ctx := context.Background()
+	if a.Address != "alice@example.test" || a.Display != "Alice@example.test" {
+		t.Fatalf("account %+v", a)
+	}
+	if _, err := s.AddDomain(ctx, "example.test", ""); !errors.Is(err, ErrExists) {
+		t.Fatalf("duplicate domain: %v", err)
+	}
+	if _, err := s.AddAccount(ctx, "ALICE@example.test", "x"); !errors.Is(err, ErrExists) {
+		t.Fatalf("duplicate account: %v", err)
+	}
+	if _, err := s.AddAccount(ctx, "bob@unknown.test", "x"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown domain: %v", err)
+	}
+	if _, err := s.AddAccount(ctx, "bad address", "x"); !errors.Is(err, ErrInvalidName) {
+		t.Fatalf("bad address: %v", err)
+	}
+	mbs, err := s.Mailboxes(ctx, a.ID)
+	if err != nil || len(mbs) != 6 {
+		t.Fatalf("mailboxes %v %v", mbs, err)
+	}
+	seen := map[uint32]bool{}
+	for _, m := range mbs {
+		if seen[m.UIDValidity] {
+			t.Fatalf("UIDVALIDITY %d reused", m.UIDValidity)
+		}
+		seen[m.UIDValidity] = true
+	}
+	if _, err := s.Authenticate(ctx, "alice@EXAMPLE.test", "pw1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, "alice@example.test", "wrong"); !errors.Is(err, ErrAuthFailed) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if err := s.SetPassword(ctx, "alice@example.test", "pw2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, "alice@example.test", "pw1"); !errors.Is(err, ErrAuthFailed) {
+		t.Fatal("old password still accepted after change (auth cache not cleared)")
+	}
+	if err := s.DeleteDomain(ctx, "example.test", false); err == nil {
+		t.Fatal("deleting a domain with accounts succeeded without force")
+	}
+	if _, err := s.AddAlias(ctx, "@example.test", []string{"alice@example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddAlias(ctx, "alice@example.test", []string{"x@y.test"}); !errors.Is(err, ErrExists) {
+		t.Fatalf("alias shadowing account: %v", err)
+	}
+	if ts, _ := s.AliasTargets(ctx, "@example.test"); len(ts) != 1 {
+		t.Fatalf("catch-all targets %v", ts)
+	}
+}
+
+func TestDeliverReadExpunge(t *testing.T) {
+	s, a := setup(t)
+	ctx := context.Background()
+	w := s.Watch(a.ID)
+	defer w.Close()
+	d1 := deliver(t, s, a, "Subject: one\r\n\r\nbody\r\n")
+	d2 := deliver(t, s, a, "Subject: two\r\n\r\nbody\r\n")
+	if d1.UID != 1 || d2.UID != 2 {
+		t.Fatalf("uids %d %d", d1.UID, d2.UID)
+	}
+	<-w.Ready()
+	ch := w.Take()
+	if len(ch) == 0 || ch[0].Kind != ChangeNew {
+		t.Fatalf("changes %+v", ch)
+	}
+	mb, _ := s.MailboxByName(ctx, a.ID, "INBOX")
+	msgs, err := s.Messages(ctx, mb.ID)
+	if err != nil || len(msgs) != 2 || mb.Messages != 2 {
+		t.Fatalf("messages %v %v", msgs, err)
+	}
+	r, err := s.OpenMessage(ctx, msgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r)
+	r.Close()
+	want := "Delivered-To: alice@example.test\r\nSubject: one\r\n\r\nbody\r\n"
+	if string(b) != want || int64(len(b)) != msgs[0].Size {
+		t.Fatalf("read %q (size %d)", b, msgs[0].Size)
+	}
+	if err := s.Expunge(ctx, mb.ID, []uint32{1}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ = s.Messages(ctx, mb.ID)
+	if len(msgs) != 1 || msgs[0].UID != 2 {
+		t.Fatalf("after expunge %v", msgs)
+	}
+	mb2, _ := s.MailboxByName(ctx, a.ID, "INBOX")
+	if mb2.HighestModSeq <= mb.HighestModSeq || mb2.Messages != 1 || mb2.UIDNext != 3 {
+		t.Fatalf("mailbox after expunge %+v", mb2)
+	}
+	// The blob of the expunged message is gone from disk.
+	n := 0
+	filepath.Walk(filepath.Join(s.Dir(), "blobs"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			n++
+		}
+		return nil
+	})
+	if n != 1 {
+		t.Fatalf("%d blob files remain, want 1", n)
+	}
+}
+
+// Concurrent deliveries share transactions; every one gets a distinct UID
+// and all survive a reopen.
+func TestGroupCommitConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s.AddDomain(ctx, "example.test", "")
+	a, _ := s.AddAccount(ctx, "alice@example.test", "pw")
+	const n = 200
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			b, err := s.NewBlob()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			fmt.Fprintf(b, "Subject: %d\r\n\r\nx\r\n", i)
+			if _, err := s.Deliver(ctx, &Delivery{Blob: b, TrackingID: "t", InternalDate: time.Now(),
+				Recipients: []Recipient{{AccountID: a.ID, Mailbox: "INBOX"}}}); err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	s.Close()
+	s = openTest(t, dir)
+	mb, _ := s.MailboxByName(ctx, a.ID, "INBOX")
+	msgs, _ := s.Messages(ctx, mb.ID)
+	if len(msgs) != n || mb.UIDNext != n+1 {
+		t.Fatalf("%d messages, uidnext %d", len(msgs), mb.UIDNext)
+	}
+	for i, m := range msgs {
+		if m.UID != uint32(i+1) {
+			t.Fatalf("uid %d at %d", m.UID, i)
+		}
+	}
+}
+
+// A failing request in a batch does not undo the others.
+func TestDeliverUnknownMailbox(t *testing.T) {
+	s, a := setup(t)
+	b, _ := s.NewBlob()
+	io.WriteString(b, "x\r\n")
+	_, err := s.Deliver(context.Background(), &Delivery{Blob: b, TrackingID: "t", InternalDate: time.Now(),
+		Recipients: []Recipient{{AccountID: a.ID, Mailbox: "Nope"}}})
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("err %v", err)
+	}
+	if _, statErr := os.Stat(filepath.Join(s.Dir(), "blobs", b.ID()[:2], b.ID())); !os.IsNotExist(statErr) {
+		t.Fatal("blob of a failed delivery left on disk")
+	}
+	deliver(t, s, a, "ok\r\n")
+}
+
+func TestAdminProcessWritesWhileServing(t *testing.T) {
+	dir := t.TempDir()
+	serving := openTest(t, dir)
+	ctx := context.Background()
+	admin, err := Open(ctx, dir, Options{NoCommitter: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.AddDomain(ctx, "example.test", ""); err != nil {
+		t.Fatal(err)
+	}
+	a, err := admin.AddAccount(ctx, "bob@example.test", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := serving.IsLocalDomain(ctx, "example.test"); !ok {
+		t.Fatal("serving store does not see the admin's domain")
+	}
+	deliver(t, serving, a, "hi\r\n")
+	if accts, _ := admin.Accounts(ctx); len(accts) != 1 || !strings.HasPrefix(accts[0].Address, "bob@") {
+		t.Fatalf("accounts %v", accts)
+	}
+}
