@@ -1,0 +1,194 @@
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/yizhan-mail/yizhan/internal/delivery"
+	"github.com/yizhan-mail/yizhan/internal/pop3server"
+	"github.com/yizhan-mail/yizhan/internal/router"
+	"github.com/yizhan-mail/yizhan/internal/smtpserver"
+	"github.com/yizhan-mail/yizhan/internal/store"
+)
+
+// smtpBackend answers the SMTP listeners' questions from the router and
+// hands accepted messages to the MDA.
+type smtpBackend struct {
+	st  *store.Store
+	rt  *router.Router
+	mda *delivery.Agent
+	log *slog.Logger
+}
+
+func (b *smtpBackend) Authenticate(ctx context.Context, username, password string) (string, error) {
+	acct, err := b.st.Authenticate(ctx, username, password)
+	if errors.Is(err, store.ErrAuthFailed) {
+		return "", smtpserver.ErrAuthFailed
+	}
+	if err != nil {
+		return "", err
+	}
+	return acct.Address, nil
+}
+
+func (b *smtpBackend) CheckSender(ctx context.Context, s *smtpserver.Session, addr string, header bool) error {
+	if addr == "" && !header {
+		return nil // <>: bounces and notifications carry no sender
+	}
+	acct, err := b.st.AccountByAddress(ctx, s.AuthAccount)
+	if err != nil {
+		return fmt.Errorf("sender check: %w", err)
+	}
+	ok, err := b.rt.MaySendAs(ctx, acct.ID, addr)
+	if err != nil {
+		return fmt.Errorf("sender check: %w", err)
+	}
+	if !ok {
+		where := "MAIL FROM"
+		if header {
+			where = "From: header"
+		}
+		return &smtpserver.Reply{Code: 553, Enhanced: "5.7.1",
+			Text: fmt.Sprintf("<%s> in %s is not an address of %s", addr, where, acct.Display)}
+	}
+	return nil
+}
+
+func (b *smtpBackend) CheckRecipient(ctx context.Context, s *smtpserver.Session, from, rcpt string) error {
+	res, err := b.rt.Resolve(ctx, rcpt)
+	switch {
+	case errors.Is(err, router.ErrUnknownUser):
+		return &smtpserver.Reply{Code: 550, Enhanced: "5.1.1", Text: fmt.Sprintf("<%s>: no such user here", rcpt)}
+	case errors.Is(err, router.ErrNoPostmaster):
+		return &smtpserver.Reply{Code: 451, Enhanced: "4.3.0", Text: "no account exists yet to receive postmaster mail"}
+	case err != nil:
+		return err
+	}
+	if len(res.Remote) > 0 {
+		local, err := b.rt.IsLocal(ctx, rcpt)
+		if err != nil {
+			return err
+		}
+		if !local && s.Mode == smtpserver.ModeInbound {
+			// RFC 5321 §3.6.2: never relay for strangers.
+			return &smtpserver.Reply{Code: 554, Enhanced: "5.7.1", Text: fmt.Sprintf("<%s>: relay access denied", rcpt)}
+		}
+		return &smtpserver.Reply{Code: 451, Enhanced: "4.3.2",
+			Text: fmt.Sprintf("<%s>: delivery to remote domains needs the outbound queue, which this version does not have yet", rcpt)}
+	}
+	return nil
+}
+
+func (b *smtpBackend) NewMessage(ctx context.Context) (smtpserver.MessageWriter, error) {
+	return b.st.NewBlob()
+}
+
+func (b *smtpBackend) Deliver(ctx context.Context, env *smtpserver.Envelope, msg smtpserver.MessageWriter) error {
+	blob, ok := msg.(*store.Blob)
+	if !ok {
+		msg.Abort()
+		return fmt.Errorf("deliver: unexpected message writer %T", msg)
+	}
+	var targets []router.Target
+	for _, rcpt := range env.Recipients {
+		res, err := b.rt.Resolve(ctx, rcpt)
+		if err != nil {
+			blob.Abort()
+			return fmt.Errorf("deliver: resolve %s: %w", rcpt, err)
+		}
+		targets = append(targets, res.Local...)
+	}
+	s := env.Session
+	detail := map[string]any{
+		"listener": s.Mode.String(), "session": s.ID, "client_ip": s.RemoteIP.String(), "helo": s.Helo,
+		"from": env.From, "rcpt": env.Recipients, "size": env.Size, "message_id": env.MessageID,
+	}
+	if s.TLS != nil {
+		detail["tls"] = tls.VersionName(s.TLS.Version) + " " + tls.CipherSuiteName(s.TLS.CipherSuite)
+	}
+	if s.AuthAccount != "" {
+		detail["auth"] = s.AuthAccount
+	}
+	return b.mda.Deliver(ctx, &delivery.Message{
+		Blob:       blob,
+		TrackingID: env.TrackingID,
+		MessageID:  env.MessageID,
+		From:       env.From,
+		Received:   env.Received,
+		Arrived:    env.Arrived,
+		Recipients: targets,
+		Detail:     detail,
+	})
+}
+
+// pop3Backend serves an account's INBOX as a POP3 maildrop.
+type pop3Backend struct {
+	st *store.Store
+}
+
+func (b *pop3Backend) Authenticate(ctx context.Context, username, password string) (string, error) {
+	acct, err := b.st.Authenticate(ctx, username, password)
+	if errors.Is(err, store.ErrAuthFailed) {
+		return "", pop3server.ErrAuthFailed
+	}
+	if err != nil {
+		return "", err
+	}
+	return acct.Address, nil
+}
+
+func (b *pop3Backend) OpenMaildrop(ctx context.Context, account string) (pop3server.Maildrop, error) {
+	acct, err := b.st.AccountByAddress(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	mb, err := b.st.MailboxByName(ctx, acct.ID, "INBOX")
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := b.st.Messages(ctx, mb.ID)
+	if err != nil {
+		return nil, err
+	}
+	info := make([]pop3server.MessageInfo, len(msgs))
+	for i, m := range msgs {
+		// UIDVALIDITY.UID is unique for the life of the mailbox and
+		// survives restarts (RFC 1939 §7 UIDL).
+		info[i] = pop3server.MessageInfo{UIDL: fmt.Sprintf("%d.%d", mb.UIDValidity, m.UID), Size: m.Size}
+	}
+	return &maildrop{st: b.st, mailbox: mb, msgs: msgs, info: info}, nil
+}
+
+type maildrop struct {
+	st      *store.Store
+	mailbox store.Mailbox
+	msgs    []store.Message
+	info    []pop3server.MessageInfo
+}
+
+func (m *maildrop) Messages() []pop3server.MessageInfo { return m.info }
+
+func (m *maildrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
+	if i < 0 || i >= len(m.msgs) {
+		return nil, fmt.Errorf("maildrop: no message %d", i+1)
+	}
+	return m.st.OpenMessage(ctx, m.msgs[i])
+}
+
+// Expunge deletes for good; IMAP sessions see the expunges through the
+// change feed.
+func (m *maildrop) Expunge(ctx context.Context, idx []int) error {
+	uids := make([]uint32, 0, len(idx))
+	for _, i := range idx {
+		if i >= 0 && i < len(m.msgs) {
+			uids = append(uids, m.msgs[i].UID)
+		}
+	}
+	return m.st.Expunge(ctx, m.mailbox.ID, uids)
+}
+
+func (m *maildrop) Close() error { return nil }

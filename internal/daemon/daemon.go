@@ -1,0 +1,209 @@
+// Package daemon wires the configured listeners to the store, router and
+// MDA and runs them until told to stop: SIGTERM/SIGINT stop accepting, let
+// transactions in flight finish (bounded) and close the store cleanly;
+// SIGHUP reloads the TLS certificate.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/yizhan-mail/yizhan/internal/authlimit"
+	"github.com/yizhan-mail/yizhan/internal/config"
+	"github.com/yizhan-mail/yizhan/internal/connlimit"
+	"github.com/yizhan-mail/yizhan/internal/delivery"
+	"github.com/yizhan-mail/yizhan/internal/pop3server"
+	"github.com/yizhan-mail/yizhan/internal/router"
+	"github.com/yizhan-mail/yizhan/internal/smtpserver"
+	"github.com/yizhan-mail/yizhan/internal/store"
+	"github.com/yizhan-mail/yizhan/internal/tlsutil"
+)
+
+// ShutdownGrace bounds how long transactions in flight may take to finish
+// after SIGTERM.
+const ShutdownGrace = 30 * time.Second
+
+// server is one protocol server with its listeners.
+type server interface {
+	Shutdown(ctx context.Context) error
+}
+
+// Run serves until ctx ends or SIGTERM/SIGINT arrives. It prints where the
+// data lives and which addresses it listens on to out.
+func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Writer, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	st, err := store.Open(ctx, cfg.DataDir, store.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("closing store", "err", err)
+		}
+	}()
+	tlsm, err := tlsutil.New(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.DataDir, cfg.Hostname, log)
+	if err != nil {
+		return err
+	}
+	tlsConf := tlsm.ServerConfig()
+
+	authLim := authlimit.New(cfg.Limits.AuthFailures, cfg.Limits.AuthWindow.D(), cfg.Limits.AuthPenalty.D())
+	connLim := connlimit.New(cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerIP)
+	rt := router.New(st, cfg.Hostname)
+	mda := delivery.New(st, log)
+	smtpBack := &smtpBackend{st: st, rt: rt, mda: mda, log: log}
+
+	var servers []server
+	var wg sync.WaitGroup
+	errc := make(chan error, 8)
+	serve := func(name, addr string, run func(net.Listener) error) error {
+		if addr == "" {
+			return nil
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen %s on %s: %w", name, addr, err)
+		}
+		fmt.Fprintf(out, "listening %s %s\n", name, ln.Addr())
+		log.Info("listening", "listener", name, "addr", ln.Addr().String())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ln); err != nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+		return nil
+	}
+	smtpModes := []struct {
+		name string
+		addr string
+		mode smtpserver.Mode
+	}{
+		{"smtp", cfg.Listen.SMTP, smtpserver.ModeInbound},
+		{"submission", cfg.Listen.Submission, smtpserver.ModeSubmission},
+		{"submissions", cfg.Listen.Submissions, smtpserver.ModeSubmissions},
+	}
+	fail := func(err error) error {
+		shutdownAll(servers, log)
+		wg.Wait()
+		return err
+	}
+	for _, m := range smtpModes {
+		if m.addr == "" {
+			continue
+		}
+		srv := smtpserver.New(smtpserver.Config{
+			Mode:             m.mode,
+			Hostname:         cfg.Hostname,
+			TLSConfig:        tlsConf,
+			MaxMessageSize:   int64(cfg.Limits.MaxMessageSize),
+			MaxRecipients:    cfg.Limits.MaxRecipients,
+			MaxHeaderSize:    int64(cfg.Limits.MaxHeaderSize),
+			MaxReceived:      cfg.Limits.MaxReceived,
+			MaxErrors:        cfg.Limits.MaxErrors,
+			CommandTimeout:   cfg.Limits.CommandTimeout.D(),
+			DataBlockTimeout: cfg.Limits.DataBlockTimeout.D(),
+			DataEndTimeout:   cfg.Limits.DataEndTimeout.D(),
+			AuthLimiter:      authLim,
+			ConnLimiter:      connLim,
+			Logger:           log.With("listener", m.name),
+		}, smtpBack)
+		servers = append(servers, srv)
+		if err := serve(m.name, m.addr, func(ln net.Listener) error { return srv.Serve(ctx, ln) }); err != nil {
+			return fail(err)
+		}
+	}
+	if cfg.Listen.POP3 != "" || cfg.Listen.POP3S != "" {
+		pop := pop3server.New(pop3server.Config{
+			Hostname:    cfg.Hostname,
+			TLSConfig:   tlsConf,
+			AuthLimiter: authLim,
+			ConnLimiter: connLim,
+			IdleTimeout: cfg.Limits.POP3IdleTimeout.D(),
+			MaxErrors:   cfg.Limits.MaxErrors,
+			Logger:      log.With("listener", "pop3"),
+		}, &pop3Backend{st: st})
+		servers = append(servers, pop)
+		if err := serve("pop3", cfg.Listen.POP3, func(ln net.Listener) error { return pop.Serve(ctx, ln) }); err != nil {
+			return fail(err)
+		}
+		if err := serve("pop3s", cfg.Listen.POP3S, func(ln net.Listener) error { return pop.ServeTLS(ctx, ln) }); err != nil {
+			return fail(err)
+		}
+	}
+	for _, l := range []struct{ name, addr string }{{"imap", cfg.Listen.IMAP}, {"imaps", cfg.Listen.IMAPS}, {"http", cfg.Listen.HTTP}} {
+		if l.addr != "" {
+			log.Warn("listener configured but not implemented in this version", "listener", l.name, "addr", l.addr)
+		}
+	}
+	printBanner(out, cfg, src)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var runErr error
+loop:
+	for {
+		select {
+		case <-hup:
+			if err := tlsm.Reload(); err != nil {
+				log.Error("TLS reload failed; keeping the old certificate", "err", err)
+			} else {
+				log.Info("TLS certificate reloaded")
+			}
+		case err := <-errc:
+			runErr = err
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	log.Info("shutting down", "grace", ShutdownGrace)
+	shutdownAll(servers, log)
+	wg.Wait()
+	log.Info("stopped")
+	return runErr
+}
+
+func shutdownAll(servers []server, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				log.Warn("shutdown", "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func printBanner(out io.Writer, cfg config.Config, src config.Source) {
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		dir = cfg.DataDir
+	}
+	how := "config " + src.Path
+	if src.Embedded {
+		how = "embedded defaults (no config file)"
+	}
+	fmt.Fprintf(out, "Yizhan serving as %s with %s\ndata in %s\n", cfg.Hostname, how, dir)
+	fmt.Fprintf(out, "add a first domain and user (in another terminal, same directory):\n"+
+		"  yizhan domain add example.com\n  yizhan user add you@example.com --password-stdin\n")
+}

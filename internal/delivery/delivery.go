@@ -1,0 +1,96 @@
+// Package delivery is the MDA: it puts an accepted message into the
+// mailboxes of its local recipients. The message bytes are stored once;
+// each recipient's copy gets its own trace fields (Return-Path,
+// Delivered-To, then the Received field of the hop that accepted it, RFC
+// 5321 §4.4), kept in the message row and served before the shared bytes.
+// Connected clients learn of the new message from the store's change feed
+// as soon as the batch is durable.
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/yizhan-mail/yizhan/internal/router"
+	"github.com/yizhan-mail/yizhan/internal/store"
+	"github.com/yizhan-mail/yizhan/internal/tracking"
+)
+
+// Agent delivers into the store.
+type Agent struct {
+	st  *store.Store
+	log *slog.Logger
+}
+
+// New returns an Agent.
+func New(st *store.Store, log *slog.Logger) *Agent {
+	return &Agent{st: st, log: log}
+}
+
+// Message is one accepted message for local recipients.
+type Message struct {
+	Blob       *store.Blob
+	TrackingID string
+	MessageID  string
+	From       string // envelope sender; "" for <>
+	Received   string // complete Received field with CRLF
+	Arrived    time.Time
+	Recipients []router.Target
+	// Received event detail (client, TLS, auth user...).
+	Detail map[string]any
+}
+
+// Deliver stores the message for every recipient and returns once durable.
+func (a *Agent) Deliver(ctx context.Context, m *Message) error {
+	seen := map[int64]bool{}
+	var rcpts []store.Recipient
+	for _, t := range m.Recipients {
+		if seen[t.AccountID] {
+			continue
+		}
+		seen[t.AccountID] = true
+		rcpts = append(rcpts, store.Recipient{
+			AccountID: t.AccountID,
+			Mailbox:   "INBOX",
+			Prefix:    tracePrefix(m.From, t.Address, m.Received),
+			Address:   t.Address,
+		})
+	}
+	now := time.Now()
+	events := []store.Event{{TrackingID: m.TrackingID, At: m.Arrived, Kind: tracking.EventReceived, Detail: m.Detail}}
+	for _, r := range rcpts {
+		events = append(events, store.Event{TrackingID: m.TrackingID, At: now, Kind: tracking.EventDelivered,
+			Detail: map[string]any{"recipient": r.Address, "mailbox": r.Mailbox}})
+	}
+	out, err := a.st.Deliver(ctx, &store.Delivery{
+		Blob:         m.Blob,
+		TrackingID:   m.TrackingID,
+		MessageID:    m.MessageID,
+		InternalDate: m.Arrived,
+		Recipients:   rcpts,
+		Events:       events,
+	})
+	if err != nil {
+		return fmt.Errorf("delivery: %w", err)
+	}
+	for i, d := range out {
+		a.log.Info("delivered", "id", m.TrackingID, "rcpt", rcpts[i].Address, "mailbox", rcpts[i].Mailbox, "uid", d.UID)
+	}
+	return nil
+}
+
+// tracePrefix builds one recipient's trace fields.
+func tracePrefix(from, rcpt, received string) []byte {
+	var b strings.Builder
+	b.Grow(len(from) + len(rcpt) + len(received) + 40)
+	b.WriteString("Return-Path: <")
+	b.WriteString(from)
+	b.WriteString(">\r\nDelivered-To: ")
+	b.WriteString(rcpt)
+	b.WriteString("\r\n")
+	b.WriteString(received)
+	return []byte(b.String())
+}
