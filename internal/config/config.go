@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -158,7 +159,7 @@ func Resolve(flagPath string) string {
 	if p := os.Getenv("YIZHAN_CONFIG"); p != "" {
 		return p
 	}
-	if _, err := os.Stat("yizhan.toml"); err == nil {
+	if fi, err := os.Stat("yizhan.toml"); err == nil && !fi.IsDir() {
 		return "yizhan.toml"
 	}
 	return ""
@@ -184,26 +185,131 @@ func Load(flagPath string) (Config, Source, error) {
 // Parse decodes TOML over the defaults, rejecting unknown keys, and
 // validates the result.
 func Parse(data []byte) (Config, error) {
+	// A first, generic pass finds syntax errors and checks the keys whose Go
+	// type is Size or Duration: both are int64 underneath, so the TOML
+	// decoder would store an integer in a Duration as nanoseconds
+	// (give_up_after = 120 would bounce everything at once) and report a
+	// float in a Size without naming the key.
+	var raw map[string]any
+	if err := toml.Unmarshal(data, &raw); err != nil {
+		return Config{}, decodeError(err)
+	}
+	if err := checkUnitKeys(raw, reflect.TypeOf(Config{}), ""); err != nil {
+		return Config{}, err
+	}
+
 	c := Default()
 	dec := toml.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		var strict *toml.StrictMissingError
-		if errors.As(err, &strict) && len(strict.Errors) > 0 {
-			keys := make([]string, 0, len(strict.Errors))
-			for _, e := range strict.Errors {
-				keys = append(keys, strings.Join(e.Key(), "."))
-			}
-			return Config{}, fmt.Errorf("unknown key %s", strings.Join(keys, ", "))
-		}
-		var de *toml.DecodeError
-		if errors.As(err, &de) {
-			row, col := de.Position()
-			return Config{}, fmt.Errorf("line %d column %d: %s", row, col, de.Error())
-		}
+		return Config{}, decodeError(err)
+	}
+	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
-	return c, c.Validate()
+	return c, nil
+}
+
+// decodeError rewrites a go-toml error so it names the key (and the line)
+// an operator has to fix.
+func decodeError(err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) && len(strict.Errors) > 0 {
+		keys := make([]string, 0, len(strict.Errors))
+		for _, e := range strict.Errors {
+			keys = append(keys, strings.Join(e.Key(), "."))
+		}
+		if len(keys) == 1 {
+			return fmt.Errorf("unknown key %s", keys[0])
+		}
+		return fmt.Errorf("unknown keys %s", strings.Join(keys, ", "))
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, col := de.Position()
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		if k := de.Key(); len(k) > 0 {
+			return fmt.Errorf("%s: %s (line %d column %d)", strings.Join(k, "."), msg, row, col)
+		}
+		return fmt.Errorf("line %d column %d: %s", row, col, msg)
+	}
+	return err
+}
+
+var (
+	sizeType     = reflect.TypeOf(Size(0))
+	durationType = reflect.TypeOf(Duration(0))
+)
+
+// checkUnitKeys walks the struct type t alongside the generic decoding of
+// the same table, and rejects values of Size and Duration keys that are
+// not written in a form those types accept: sizes are strings or integers,
+// durations only strings (a bare number has no unit). Keys absent from t
+// are left to the strict decoder, which names them.
+func checkUnitKeys(table map[string]any, t reflect.Type, prefix string) error {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		v, ok := table[name]
+		if !ok {
+			continue
+		}
+		key := prefix + name
+		switch {
+		case f.Type == sizeType:
+			switch v.(type) {
+			case string, int64:
+			default:
+				return fmt.Errorf("%s: want a size such as \"50MiB\" or an integer number of bytes, got %s", key, tomlKind(v))
+			}
+		case f.Type == durationType:
+			if _, ok := v.(string); !ok {
+				return fmt.Errorf("%s: want a duration string such as \"5m\" or \"120h\", got %s", key, tomlKind(v))
+			}
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem() == durationType:
+			arr, ok := v.([]any)
+			if !ok {
+				return fmt.Errorf("%s: want an array of duration strings such as [\"5m\", \"1h\"], got %s", key, tomlKind(v))
+			}
+			for j, e := range arr {
+				if _, ok := e.(string); !ok {
+					return fmt.Errorf("%s[%d]: want a duration string such as \"5m\", got %s", key, j, tomlKind(e))
+				}
+			}
+		case f.Type.Kind() == reflect.Struct:
+			sub, ok := v.(map[string]any)
+			if !ok {
+				continue // the strict decoder reports the type mismatch
+			}
+			if err := checkUnitKeys(sub, f.Type, key+"."); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// tomlKind names the TOML type of a generically decoded value for errors.
+func tomlKind(v any) string {
+	switch x := v.(type) {
+	case int64:
+		return fmt.Sprintf("integer %d", x)
+	case float64:
+		return fmt.Sprintf("float %v", x)
+	case bool:
+		return fmt.Sprintf("boolean %v", x)
+	case string:
+		return fmt.Sprintf("string %q", x)
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	default:
+		return fmt.Sprintf("%T", v)
+	}
 }
 
 // Validate checks values a TOML type cannot.
@@ -227,6 +333,17 @@ func (c Config) Validate() error {
 		return errors.New("limits.max_header_size must be positive")
 	case c.Limits.AuthFailures <= 0:
 		return errors.New("limits.auth_failures must be positive")
+	case c.Limits.MaxReceived < 0, c.Limits.MaxConnections < 0, c.Limits.MaxConnectionsPerIP < 0, c.Limits.MaxErrors < 0:
+		// 0 disables these bounds; a negative number is a typo.
+		return errors.New("limits: max_received_headers, max_connections, max_connections_per_ip and max_errors must not be negative")
+	case c.Queue.GiveUpAfter <= 0:
+		return errors.New("queue.give_up_after must be positive")
+	}
+	for i, d := range c.Queue.RetrySchedule {
+		// A zero wait would retry a failing destination in a tight loop.
+		if d <= 0 {
+			return fmt.Errorf("queue.retry_schedule[%d] must be positive", i)
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# run.sh — side-by-side SMTP intake benchmark: Yizhan and the Postfix+Dovecot
+# peer (../shared/peers/postfix-dovecot, started with its setup.sh), same
+# load, interleaved rounds so machine noise hits both alike.
+#   env: N=5000 SIZE=10240 CONCS="1 8 32" RUNS=1 PEER=../shared/peers/postfix-dovecot
+# Output: key=value lines, also appended to bench/results/<date>.txt
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-5000}; SIZE=${SIZE:-10240}; CONCS=${CONCS:-"1 8 32"}; RUNS=${RUNS:-1}
+PEER=${PEER:-../shared/peers/postfix-dovecot}
+export PATH="/usr/sbin:$PATH"
+work=$(mktemp -d /tmp/yizhan-bench.XXXX)
+mkdir -p bench/results
+out="bench/results/$(date +%Y%m%d-%H%M%S).txt"
+go build -o "$work/yizhan" ./cmd/yizhan
+export BIN="$work/yizhan" CONFIG="$work/yizhan.toml"
+cat > "$CONFIG" <<TOML
+hostname = "mail.example.test"
+data_dir = "$work/data"
+[listen]
+smtp = "127.0.0.1:3725"
+submission = ""
+submissions = ""
+pop3 = ""
+pop3s = "127.0.0.1:3795"
+imap = ""
+imaps = ""
+http = ""
+[log]
+level = "warn"
+TOML
+"$BIN" --config "$CONFIG" domain add example.test >/dev/null
+echo secret | "$BIN" --config "$CONFIG" user add alice@example.test --password-stdin >/dev/null
+"$BIN" --config "$CONFIG" serve >"$work/stdout" 2>"$work/stderr" &
+export PID=$! ADDR=127.0.0.1:3725
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 50); do grep -q "^listening smtp" "$work/stdout" && break; sleep 0.1; done
+{
+  echo "# $(date -Is) $(uname -srm) $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+  echo "# N=$N SIZE=$SIZE CONCS=$CONCS RUNS=$RUNS"
+} | tee -a "$out"
+bench/smtp-intake.sh 500 "$SIZE" 8 >/dev/null  # warm-up
+for _ in $(seq "$RUNS"); do
+  for c in $CONCS; do
+    bench/smtp-intake.sh "$N" "$SIZE" "$c" | tee -a "$out"
+    if [[ -x $PEER/bench-smtp.sh ]] && [[ -z ${NO_PEER:-} ]]; then
+      echo "system=postfix-dovecot $("$PEER/bench-smtp.sh" "$N" "$SIZE" "$c")" | tee -a "$out"
+    fi
+  done
+done
+# POP3 RETR of a 20 MB message: server RSS rise while it streams.
+echo secret | "$BIN" --config "$CONFIG" user add bob@example.test --password-stdin >/dev/null
+python3 - <<'PY'
+import smtplib
+body = ("x" * 76 + "\r\n") * (20 * 1024 * 1024 // 78)
+msg = "From: bench@source.test\r\nTo: bob@example.test\r\nSubject: big\r\n\r\n" + body
+with smtplib.SMTP("127.0.0.1", 3725) as s:
+    s.sendmail("bench@source.test", ["bob@example.test"], msg)
+PY
+sleep 1
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$PID/status"; }
+r0=$(rss_kb); rmax=$r0
+python3 - <<'PY' &
+import poplib, ssl
+p = poplib.POP3_SSL("127.0.0.1", 3795, context=ssl._create_unverified_context())
+p.user("bob@example.test"); p.pass_("secret")
+resp, lines, octets = p.retr(1)
+assert octets > 20_000_000, octets
+p.quit()
+PY
+ppid=$!
+while kill -0 $ppid 2>/dev/null; do r=$(rss_kb); (( r > rmax )) && rmax=$r; sleep 0.01; done
+wait $ppid
+echo "system=yizhan test=pop3-retr-20MB rss_before_mb=$(awk -v a=$r0 'BEGIN{printf "%.1f", a/1024}') rss_max_mb=$(awk -v a=$rmax 'BEGIN{printf "%.1f", a/1024}') rise_mb=$(awk -v a=$r0 -v b=$rmax 'BEGIN{printf "%.2f", (b-a)/1024}')" | tee -a "$out"
+
+python3 - "$N" "$RUNS" "$CONCS" <<'PY'
+import poplib, ssl, sys
+n, runs, concs = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split()
+p = poplib.POP3_SSL("127.0.0.1", 3795, context=ssl._create_unverified_context())
+p.user("alice@example.test"); p.pass_("secret")
+count = p.stat()[0]
+want = 500 + n * runs * len(concs)
+print(f"# check: alice's INBOX holds {count} messages, expected {want}")
+sys.exit(0 if count == want else 1)
+PY

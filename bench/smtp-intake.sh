@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# smtp-intake.sh N SIZE CONC — durable SMTP intake of Yizhan, measured the
+# way ../shared/peers/postfix-dovecot/bench-smtp.sh measures Postfix+Dovecot:
+#   smtp-source -s CONC -m N -l SIZE -f bench@source.test -t alice@example.test ADDR
+# (one new plaintext connection per message, as smtp-source does by default).
+# Yizhan answers 250 only after the message is fsynced into alice's INBOX, so
+# the run ends when smtp-source exits; the script then checks that all N
+# messages are in the store.
+#
+# Needs a running Yizhan: set PID (its process id), ADDR (its smtp listener)
+# and CONFIG (its config file, for the admin commands). bench/run.sh does it.
+# Prints one key=value line: msgs_per_s, server_cpu_ms_per_msg, rss_max_mb...
+set -euo pipefail
+N=${1:?usage: smtp-intake.sh N SIZE CONC}
+SIZE=${2:?}
+CONC=${3:?}
+: "${PID:?PID of yizhan}" "${ADDR:?smtp address}" "${CONFIG:?config file}"
+BIN=${BIN:-yizhan}
+HZ=$(getconf CLK_TCK)
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$PID/status"; }
+
+load1=$(cut -d' ' -f1 /proc/loadavg)
+sync
+c0=$(cpu_ticks)
+rss0=$(rss_kb)
+rssmax=$rss0
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+t0=$EPOCHREALTIME
+/usr/bin/time -f '%e %U %S' -o "$tmp/time" \
+  smtp-source -s "$CONC" -m "$N" -l "$SIZE" -f bench@source.test \
+    -t alice@example.test -M bench.source.test "$ADDR" >"$tmp/out" 2>&1 &
+spid=$!
+while kill -0 "$spid" 2>/dev/null; do
+  r=$(rss_kb); (( r > rssmax )) && rssmax=$r
+  sleep 0.05
+done
+t1=$EPOCHREALTIME
+wait "$spid" || { cat "$tmp/out" >&2; echo "smtp-source failed" >&2; exit 1; }
+c1=$(cpu_ticks)
+read -r _ cu cs < "$tmp/time"
+awk -v n="$N" -v size="$SIZE" -v conc="$CONC" -v t0="$t0" -v t1="$t1" -v hz="$HZ" \
+    -v cpu="$((c1 - c0))" -v cu="$cu" -v cs="$cs" -v rss0="$rss0" -v rssmax="$rssmax" -v load="$load1" 'BEGIN {
+  wall = t1 - t0; s = cpu / hz
+  printf "system=yizhan n=%d size=%d conc=%d wall_s=%.3f msgs_per_s=%.1f server_cpu_s=%.2f " \
+         "server_cpu_ms_per_msg=%.3f client_cpu_s=%.2f rss_start_mb=%.1f rss_max_mb=%.1f loadavg=%s\n",
+         n, size, conc, wall, n / wall, s, 1000 * s / n, cu + cs, rss0 / 1024, rssmax / 1024, load
+}'
