@@ -74,6 +74,8 @@ type Envelope struct {
 
 // MessageWriter receives the message bytes (CRLF line endings, dot-unstuffed,
 // header fix-ups applied). Abort discards it; Backend.Deliver makes it durable.
+// The server calls Abort on every refusal, including after Deliver returned
+// an error; it never calls Abort after a successful Deliver.
 type MessageWriter interface {
 	io.Writer
 	Abort()
@@ -88,9 +90,14 @@ type Backend interface {
 	// CheckSender decides whether s may use addr as the envelope sender
 	// (header=false) or in the From: header (header=true). Only asked for
 	// authenticated sessions; 553 5.7.1 when the address is not theirs.
+	// addr is in canonical form (address.Address.String()); it is not
+	// asked for the null reverse-path <>.
 	CheckSender(ctx context.Context, s *Session, addr string, header bool) error
 	// CheckRecipient decides RCPT TO: nil to accept; 550 5.1.1 unknown user,
 	// 554 5.7.1 relay refused, 452 4.2.2 over quota, 451 4.3.2 no queue yet.
+	// rcpt is address.Address.String() of the forward-path, or the bare
+	// "postmaster" for RCPT TO:<postmaster> (RFC 5321 §4.1.1.3); from is
+	// "" for the null reverse-path.
 	CheckRecipient(ctx context.Context, s *Session, from, rcpt string) error
 	// NewMessage returns a writer that spools one message's bytes.
 	NewMessage(ctx context.Context) (MessageWriter, error)

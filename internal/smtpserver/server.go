@@ -1,0 +1,270 @@
+package smtpserver
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/yizhan-mail/yizhan/internal/authlimit"
+	"github.com/yizhan-mail/yizhan/internal/connlimit"
+)
+
+// Config configures a Server. Zero values get the defaults named on each
+// field.
+type Config struct {
+	Mode     Mode   // which listener this is
+	Hostname string // greeting, EHLO and Received name; default os.Hostname()
+
+	// TLSConfig enables STARTTLS (RFC 3207) and is required by
+	// ModeSubmissions (implicit TLS, RFC 8314). nil: no TLS.
+	TLSConfig *tls.Config
+
+	MaxMessageSize int64 // octets, SIZE extension (RFC 1870); default 50 MiB
+	MaxRecipients  int   // per transaction; default 100 (RFC 5321 §4.5.3.1.8 minimum)
+	MaxHeaderSize  int64 // header section, buffered in memory; default 1 MiB
+	MaxReceived    int   // Received fields before a loop is assumed; default 100
+	// MaxErrors is how many client errors end the session with "421 4.7.0
+	// Too many errors"; default 20. Every 4xx/5xx reply caused by the
+	// client counts as one error; a recipient refused by the Backend with
+	// a 5xx counts as half an error (large lists may hold stale addresses,
+	// but a dictionary attack still runs into the limit); temporary
+	// refusals by the Backend and our own failures do not count.
+	MaxErrors int
+
+	// RFC 5321 §4.5.3.2 timeouts: waiting for a command (default 5m), for
+	// each read of message data (3m), and for our reply after the end of
+	// data, which bounds delivery (10m).
+	CommandTimeout   time.Duration
+	DataBlockTimeout time.Duration
+	DataEndTimeout   time.Duration
+
+	AuthLimiter *authlimit.Limiter // shared across protocols; default: own limiter, 5 failures / 10m → 15m block
+	ConnLimiter *connlimit.Limiter // shared across listeners; nil = unlimited
+	Logger      *slog.Logger       // default slog.Default()
+}
+
+// Defaults for Config's zero values.
+const (
+	defaultMaxMessageSize = 50 << 20
+	defaultMaxRecipients  = 100
+	defaultMaxHeaderSize  = 1 << 20
+	defaultMaxReceived    = 100
+	defaultMaxErrors      = 20
+
+	// maxLine is our command line limit including CRLF. RFC 5321 §4.5.3.1.4
+	// says 512 octets; SMTPUTF8 paths and AUTH initial responses (RFC 4954
+	// §4) need more, so we are liberal.
+	maxLine = 4096
+
+	// readBufSize is the per-connection read buffer; message data is
+	// decoded in place, a window of this size at a time.
+	readBufSize = 32 << 10
+	// writeBufSize holds the replies of a pipelined group (RFC 2920).
+	writeBufSize = 4 << 10
+	// bodyBufSize is the size of writes to a MessageWriter.
+	bodyBufSize = 64 << 10
+	// tlsHandshakeTimeout bounds the TLS handshake (STARTTLS and port 465).
+	tlsHandshakeTimeout = 30 * time.Second
+)
+
+func (c *Config) setDefaults() {
+	if c.Hostname == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "localhost"
+		}
+		c.Hostname = h
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = defaultMaxMessageSize
+	}
+	if c.MaxRecipients <= 0 {
+		c.MaxRecipients = defaultMaxRecipients
+	}
+	if c.MaxHeaderSize <= 0 {
+		c.MaxHeaderSize = defaultMaxHeaderSize
+	}
+	if c.MaxReceived <= 0 {
+		c.MaxReceived = defaultMaxReceived
+	}
+	if c.MaxErrors <= 0 {
+		c.MaxErrors = defaultMaxErrors
+	}
+	if c.CommandTimeout <= 0 {
+		c.CommandTimeout = 5 * time.Minute
+	}
+	if c.DataBlockTimeout <= 0 {
+		c.DataBlockTimeout = 3 * time.Minute
+	}
+	if c.DataEndTimeout <= 0 {
+		c.DataEndTimeout = 10 * time.Minute
+	}
+	if c.AuthLimiter == nil {
+		c.AuthLimiter = authlimit.New(5, 10*time.Minute, 15*time.Minute)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Server accepts SMTP sessions on one or more listeners of one Mode.
+type Server struct {
+	cfg     Config
+	backend Backend
+	log     *slog.Logger
+
+	mu        sync.Mutex
+	shutdown  bool
+	listeners map[net.Listener]struct{}
+	sessions  map[*session]struct{}
+	wg        sync.WaitGroup // session goroutines
+}
+
+// New returns a Server speaking cfg.Mode for backend b.
+func New(cfg Config, b Backend) *Server {
+	cfg.setDefaults()
+	return &Server{
+		cfg:       cfg,
+		backend:   b,
+		log:       cfg.Logger.With("mode", cfg.Mode.String()),
+		listeners: map[net.Listener]struct{}{},
+		sessions:  map[*session]struct{}{},
+	}
+}
+
+// errNoTLS is returned by Serve for ModeSubmissions without a TLSConfig.
+var errNoTLS = errors.New("smtpserver: submissions mode needs a TLSConfig")
+
+// Serve accepts connections on ln until Shutdown (then it returns nil) or
+// until ctx is cancelled (then it returns ctx.Err() and closes every session
+// at once: cancelling ctx is a hard stop, Shutdown the graceful one). ctx is
+// also the parent of the contexts given to the Backend.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.cfg.Mode == ModeSubmissions && s.cfg.TLSConfig == nil {
+		return errNoTLS
+	}
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+		ln.Close()
+	}()
+
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			down := s.shutdown
+			s.mu.Unlock()
+			if down {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// Out of file descriptors and the like: wait and retry, as
+			// net/http does.
+			if backoff == 0 {
+				backoff = 5 * time.Millisecond
+			} else if backoff *= 2; backoff > time.Second {
+				backoff = time.Second
+			}
+			s.log.Warn("accept failed", "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
+		backoff = 0
+		sess := newSession(ctx, s, c)
+		s.mu.Lock()
+		if s.shutdown {
+			s.mu.Unlock()
+			sess.cancel()
+			c.Close()
+			return nil
+		}
+		s.sessions[sess] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			defer func() {
+				s.mu.Lock()
+				delete(s.sessions, sess)
+				s.mu.Unlock()
+			}()
+			sess.run()
+		}()
+	}
+}
+
+// Shutdown stops accepting connections. Idle sessions get "421 4.3.2
+// shutting down" and are closed; sessions receiving or delivering a message
+// may finish it (and then get the 421) until ctx ends, when every remaining
+// connection is closed and ctx.Err() is returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutdown = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	sessions := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range sessions {
+		sess.interrupt()
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	for sess := range s.sessions {
+		sess.kill()
+	}
+	s.mu.Unlock()
+	<-done
+	return ctx.Err()
+}
+
+// Pools of per-connection and per-message buffers.
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufSize) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufSize) }}
+	bodyPool   = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bodyBufSize) }}
+	headerPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+)
+
+// maxPooledHeader keeps unusually large header buffers out of the pool.
+const maxPooledHeader = 64 << 10
