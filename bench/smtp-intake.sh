@@ -41,9 +41,9 @@ wait "$spid" || { cat "$tmp/out" >&2; echo "smtp-source failed" >&2; exit 1; }
 c1=$(cpu_ticks)
 read -r _ cu cs < "$tmp/time"
 awk -v n="$N" -v size="$SIZE" -v conc="$CONC" -v t0="$t0" -v t1="$t1" -v hz="$HZ" \
-    -v cpu="$((c1 - c0))" -v cu="$cu" -v cs="$cs" -v rss0="$rss0" -v rssmax="$rssmax" -v load="$load1" 'BEGIN {
+    -v cpu="$((c1 - c0))" -v cu="$cu" -v cs="$cs" -v rss0="$rss0" -v rssmax="$rssmax" -v la="$load1" 'BEGIN {
   wall = t1 - t0; s = cpu / hz
   printf "system=yizhan n=%d size=%d conc=%d wall_s=%.3f msgs_per_s=%.1f server_cpu_s=%.2f " \
          "server_cpu_ms_per_msg=%.3f client_cpu_s=%.2f rss_start_mb=%.1f rss_max_mb=%.1f loadavg=%s\n",
-         n, size, conc, wall, n / wall, s, 1000 * s / n, cu + cs, rss0 / 1024, rssmax / 1024, load
+         n, size, conc, wall, n / wall, s, 1000 * s / n, cu + cs, rss0 / 1024, rssmax / 1024, la
 }'

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // for serve --pprof
 	"os"
 	"strings"
 
@@ -89,7 +91,8 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 }
 
 func (a *app) serveCmd() *cobra.Command {
-	return &cobra.Command{
+	var pprofAddr string
+	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run every configured listener",
 		Args:  cobra.NoArgs,
@@ -98,9 +101,19 @@ func (a *app) serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if pprofAddr != "" {
+				go func() {
+					// Profiling for benchmarks only; bind it to loopback.
+					err := http.ListenAndServe(pprofAddr, nil) //nolint:gosec // operator-chosen debug address
+					fmt.Fprintf(a.stderr, "pprof: %v\n", err)
+				}()
+			}
 			return daemon.Run(cmd.Context(), cfg, src, a.stdout, newLogger(cfg, a.stderr))
 		},
 	}
+	c.Flags().StringVar(&pprofAddr, "pprof", "", "serve net/http/pprof on this address (debugging, e.g. 127.0.0.1:6060)")
+	_ = c.Flags().MarkHidden("pprof")
+	return c
 }
 
 func (a *app) domainCmd() *cobra.Command {

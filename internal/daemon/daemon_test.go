@@ -244,7 +244,7 @@ func (p *pop3) multi(c string) string {
 }
 
 var (
-	idRe         = regexp.MustCompile(`id=([a-z2-7]{20})`)  // in the 250 reply
+	idRe         = regexp.MustCompile(`id=([a-z2-7]{20})`)   // in the 250 reply
 	receivedIDRe = regexp.MustCompile(`\sid ([a-z2-7]{20})`) // in the Received field
 )
 

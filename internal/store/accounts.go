@@ -83,7 +83,7 @@ func (s *Store) AddDomain(ctx context.Context, name, postmaster string) (Domain,
 
 // Domains lists the local domains.
 func (s *Store) Domains(ctx context.Context) ([]Domain, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT d.id, d.name, d.postmaster,
+	rows, err := s.query(ctx, `SELECT d.id, d.name, d.postmaster,
 		(SELECT COUNT(*) FROM accounts a WHERE a.domain_id = d.id) FROM domains d ORDER BY d.name`)
 	if err != nil {
 		return nil, fmt.Errorf("store: domains: %w", err)
@@ -107,7 +107,7 @@ func (s *Store) DomainByName(ctx context.Context, name string) (Domain, error) {
 		return Domain{}, fmt.Errorf("%w: %v", ErrInvalidName, err)
 	}
 	var d Domain
-	err = s.rdb.QueryRowContext(ctx, `SELECT id, name, postmaster FROM domains WHERE name = ?`, n).Scan(&d.ID, &d.Name, &d.Postmaster)
+	err = s.queryRow(ctx, `SELECT id, name, postmaster FROM domains WHERE name = ?`, n).Scan(&d.ID, &d.Name, &d.Postmaster)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Domain{}, fmt.Errorf("%w: domain %s", ErrNotFound, n)
 	}
@@ -120,7 +120,7 @@ func (s *Store) DomainByName(ctx context.Context, name string) (Domain, error) {
 // IsLocalDomain reports whether the normalised domain is ours.
 func (s *Store) IsLocalDomain(ctx context.Context, domain string) (bool, error) {
 	var n int
-	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM domains WHERE name = ?`, domain).Scan(&n); err != nil {
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM domains WHERE name = ?`, domain).Scan(&n); err != nil {
 		return false, fmt.Errorf("store: domain lookup: %w", err)
 	}
 	return n > 0, nil
@@ -249,7 +249,7 @@ func createMailboxTx(ctx context.Context, tx *sql.Tx, accountID int64, name, spe
 
 // Accounts lists all accounts.
 func (s *Store) Accounts(ctx context.Context) ([]Account, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT a.id, a.address, a.display, d.name FROM accounts a
+	rows, err := s.query(ctx, `SELECT a.id, a.address, a.display, d.name FROM accounts a
 		JOIN domains d ON d.id = a.domain_id ORDER BY d.name, a.address`)
 	if err != nil {
 		return nil, fmt.Errorf("store: accounts: %w", err)
@@ -277,7 +277,7 @@ func (s *Store) AccountByAddress(ctx context.Context, addr string) (Account, err
 
 func (s *Store) accountByKey(ctx context.Context, key string) (Account, error) {
 	var a Account
-	err := s.rdb.QueryRowContext(ctx, `SELECT a.id, a.address, a.display, d.name FROM accounts a
+	err := s.queryRow(ctx, `SELECT a.id, a.address, a.display, d.name FROM accounts a
 		JOIN domains d ON d.id = a.domain_id WHERE a.address = ?`, key).Scan(&a.ID, &a.Address, &a.Display, &a.Domain)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Account{}, fmt.Errorf("%w: account %s", ErrNotFound, key)
@@ -292,7 +292,7 @@ func (s *Store) accountByKey(ctx context.Context, key string) (Account, error) {
 // postmaster).
 func (s *Store) FirstAccountOfDomain(ctx context.Context, domain string) (Account, error) {
 	var a Account
-	err := s.rdb.QueryRowContext(ctx, `SELECT a.id, a.address, a.display, d.name FROM accounts a
+	err := s.queryRow(ctx, `SELECT a.id, a.address, a.display, d.name FROM accounts a
 		JOIN domains d ON d.id = a.domain_id WHERE d.name = ? ORDER BY a.id LIMIT 1`, domain).Scan(&a.ID, &a.Address, &a.Display, &a.Domain)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Account{}, fmt.Errorf("%w: no account in %s", ErrNotFound, domain)
@@ -446,7 +446,7 @@ func AliasKey(alias string) (string, error) {
 
 // Aliases lists all aliases.
 func (s *Store) Aliases(ctx context.Context) ([]Alias, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT address, target FROM aliases ORDER BY address, target`)
+	rows, err := s.query(ctx, `SELECT address, target FROM aliases ORDER BY address, target`)
 	if err != nil {
 		return nil, fmt.Errorf("store: aliases: %w", err)
 	}
@@ -468,7 +468,7 @@ func (s *Store) Aliases(ctx context.Context) ([]Alias, error) {
 
 // AliasTargets returns the targets of an alias key, or nil.
 func (s *Store) AliasTargets(ctx context.Context, key string) ([]string, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT target FROM aliases WHERE address = ? ORDER BY target`, key)
+	rows, err := s.query(ctx, `SELECT target FROM aliases WHERE address = ? ORDER BY target`, key)
 	if err != nil {
 		return nil, fmt.Errorf("store: alias: %w", err)
 	}
@@ -513,7 +513,7 @@ func (s *Store) Authenticate(ctx context.Context, username, password string) (Ac
 	}
 	var acct Account
 	var hash string
-	err = s.rdb.QueryRowContext(ctx, `SELECT a.id, a.address, a.display, d.name, a.password_hash FROM accounts a
+	err = s.queryRow(ctx, `SELECT a.id, a.address, a.display, d.name, a.password_hash FROM accounts a
 		JOIN domains d ON d.id = a.domain_id WHERE a.address = ?`, a.Key()).Scan(&acct.ID, &acct.Address, &acct.Display, &acct.Domain, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Account{}, ErrAuthFailed

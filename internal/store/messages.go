@@ -86,18 +86,23 @@ func (s *Store) Deliver(ctx context.Context, d *Delivery) ([]DeliveredMessage, e
 		return nil, err
 	}
 	blobID, blobSize := d.Blob.id, d.Blob.size
+	var inline []byte
+	if d.Blob.inline() {
+		inline = d.Blob.buf
+		if inline == nil {
+			inline = []byte{} // an empty message is still inline, not NULL
+		}
+	}
 	out := make([]DeliveredMessage, len(d.Recipients))
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO blobs (id, size, refs) VALUES (?, ?, ?)`, blobID, blobSize, len(d.Recipients)); err != nil {
+		if _, err := s.stmt(ctx, tx, sqlInsertBlob).ExecContext(ctx, blobID, blobSize, len(d.Recipients), inline); err != nil {
 			return fmt.Errorf("store: blob row: %w", err)
 		}
 		date := d.InternalDate.Unix()
 		for i, r := range d.Recipients {
 			size := int64(len(r.Prefix)) + blobSize
 			var mbID, uid, modseq int64
-			err := tx.QueryRowContext(ctx, `UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1,
-				messages = messages + 1, size = size + ? WHERE account_id = ? AND name = ?
-				RETURNING id, uidnext - 1, highestmodseq`, size, r.AccountID, r.Mailbox).Scan(&mbID, &uid, &modseq)
+			err := s.stmt(ctx, tx, sqlAssignUID).QueryRowContext(ctx, size, r.AccountID, r.Mailbox).Scan(&mbID, &uid, &modseq)
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("%w: mailbox %s of account %d", ErrNotFound, r.Mailbox, r.AccountID)
 			}
@@ -109,15 +114,14 @@ func (s *Store) Deliver(ctx context.Context, d *Delivery) ([]DeliveredMessage, e
 			if prefix == nil {
 				prefix = []byte{} // nil would be stored as NULL
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO messages (mailbox_id, uid, modseq, blob_id, prefix, size, flags,
-				internal_date, tracking_id, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			if _, err := s.stmt(ctx, tx, sqlInsertMessage).ExecContext(ctx,
 				mbID, uid, modseq, blobID, prefix, size, flags, date, d.TrackingID, d.MessageID); err != nil {
 				return fmt.Errorf("store: insert message: %w", err)
 			}
 			out[i] = DeliveredMessage{AccountID: r.AccountID, MailboxID: mbID, UID: uint32(uid)}
 			eff.changes = append(eff.changes, Change{Kind: ChangeNew, AccountID: r.AccountID, MailboxID: mbID, UID: uint32(uid), ModSeq: modseq, Flags: r.Flags})
 		}
-		return insertEvents(ctx, tx, d.Events)
+		return s.insertEvents(ctx, tx, d.Events)
 	})
 	if err != nil {
 		// No row refers to the blob: remove the file.
@@ -127,7 +131,7 @@ func (s *Store) Deliver(ctx context.Context, d *Delivery) ([]DeliveredMessage, e
 	return out, nil
 }
 
-func insertEvents(ctx context.Context, tx *sql.Tx, events []Event) error {
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []Event) error {
 	for _, e := range events {
 		detail, err := json.Marshal(e.Detail)
 		if err != nil {
@@ -136,8 +140,7 @@ func insertEvents(ctx context.Context, tx *sql.Tx, events []Event) error {
 		if e.Detail == nil {
 			detail = []byte("{}")
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (tracking_id, at, kind, detail) VALUES (?, ?, ?, ?)`,
-			e.TrackingID, e.At.UnixMilli(), e.Kind, string(detail)); err != nil {
+		if _, err := s.stmt(ctx, tx, sqlInsertEvent).ExecContext(ctx, e.TrackingID, e.At.UnixMilli(), e.Kind, string(detail)); err != nil {
 			return fmt.Errorf("store: event: %w", err)
 		}
 	}
@@ -147,13 +150,13 @@ func insertEvents(ctx context.Context, tx *sql.Tx, events []Event) error {
 // RecordEvents stores events outside a delivery (e.g. refusals).
 func (s *Store) RecordEvents(ctx context.Context, events []Event) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
-		return insertEvents(ctx, tx, events)
+		return s.insertEvents(ctx, tx, events)
 	})
 }
 
 // Events returns the events of a tracking id, oldest first.
 func (s *Store) Events(ctx context.Context, trackingID string) ([]Event, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT at, kind, detail FROM events WHERE tracking_id = ? ORDER BY at, id`, trackingID)
+	rows, err := s.query(ctx, `SELECT at, kind, detail FROM events WHERE tracking_id = ? ORDER BY at, id`, trackingID)
 	if err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)
 	}
@@ -177,7 +180,7 @@ func (s *Store) Events(ctx context.Context, trackingID string) ([]Event, error) 
 // MailboxByName returns an account's mailbox.
 func (s *Store) MailboxByName(ctx context.Context, accountID int64, name string) (Mailbox, error) {
 	var m Mailbox
-	err := s.rdb.QueryRowContext(ctx, `SELECT id, account_id, name, special_use, uidvalidity, uidnext, highestmodseq, messages, size
+	err := s.queryRow(ctx, `SELECT id, account_id, name, special_use, uidvalidity, uidnext, highestmodseq, messages, size
 		FROM mailboxes WHERE account_id = ? AND name = ?`, accountID, name).Scan(
 		&m.ID, &m.AccountID, &m.Name, &m.SpecialUse, &m.UIDValidity, &m.UIDNext, &m.HighestModSeq, &m.Messages, &m.Size)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -191,7 +194,7 @@ func (s *Store) MailboxByName(ctx context.Context, accountID int64, name string)
 
 // Mailboxes lists an account's mailboxes.
 func (s *Store) Mailboxes(ctx context.Context, accountID int64) ([]Mailbox, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, account_id, name, special_use, uidvalidity, uidnext, highestmodseq, messages, size
+	rows, err := s.query(ctx, `SELECT id, account_id, name, special_use, uidvalidity, uidnext, highestmodseq, messages, size
 		FROM mailboxes WHERE account_id = ? ORDER BY name`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("store: mailboxes: %w", err)
@@ -210,7 +213,7 @@ func (s *Store) Mailboxes(ctx context.Context, accountID int64) ([]Mailbox, erro
 
 // Messages lists a mailbox's messages in UID order.
 func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]Message, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, uid, modseq, size, flags, internal_date, tracking_id, message_id, blob_id, length(prefix)
+	rows, err := s.query(ctx, `SELECT id, uid, modseq, size, flags, internal_date, tracking_id, message_id, blob_id, length(prefix)
 		FROM messages WHERE mailbox_id = ? ORDER BY uid`, mailboxID)
 	if err != nil {
 		return nil, fmt.Errorf("store: messages: %w", err)
@@ -233,14 +236,18 @@ func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]Message, error
 
 // OpenMessage streams a message: its trace prefix, then the blob.
 func (s *Store) OpenMessage(ctx context.Context, m Message) (io.ReadCloser, error) {
-	var prefix []byte
+	var prefix, inline []byte
 	var blobID string
-	err := s.rdb.QueryRowContext(ctx, `SELECT prefix, blob_id FROM messages WHERE id = ?`, m.ID).Scan(&prefix, &blobID)
+	err := s.queryRow(ctx, `SELECT m.prefix, m.blob_id, b.data FROM messages m JOIN blobs b ON b.id = m.blob_id
+		WHERE m.id = ?`, m.ID).Scan(&prefix, &blobID, &inline)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: message %d", ErrNotFound, m.ID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open message: %w", err)
+	}
+	if inline != nil {
+		return io.NopCloser(io.MultiReader(bytes.NewReader(prefix), bytes.NewReader(inline))), nil
 	}
 	f, err := s.blobs.open(blobID)
 	if err != nil {

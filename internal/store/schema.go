@@ -52,9 +52,10 @@ CREATE TABLE mailboxes (
 	UNIQUE (account_id, name)
 );
 CREATE TABLE blobs (
-	id   TEXT PRIMARY KEY,                -- file name under blobs/
+	id   TEXT PRIMARY KEY,                -- file name under blobs/ when data is NULL
 	size INTEGER NOT NULL,
-	refs INTEGER NOT NULL                 -- message rows using it; file removed at 0
+	refs INTEGER NOT NULL,                -- message rows using it; removed at 0
+	data BLOB                             -- the bytes of a message up to InlineMax
 );
 CREATE TABLE messages (
 	id            INTEGER PRIMARY KEY,

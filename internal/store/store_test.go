@@ -150,7 +150,14 @@ func TestDeliverReadExpunge(t *testing.T) {
 	if mb2.HighestModSeq <= mb.HighestModSeq || mb2.Messages != 1 || mb2.UIDNext != 3 {
 		t.Fatalf("mailbox after expunge %+v", mb2)
 	}
-	// The blob of the expunged message is gone from disk.
+	var rows int
+	s.rdb.QueryRow(`SELECT COUNT(*) FROM blobs`).Scan(&rows)
+	if rows != 1 {
+		t.Fatalf("%d blob rows remain, want 1", rows)
+	}
+}
+
+func countBlobFiles(s *Store) int {
 	n := 0
 	filepath.Walk(filepath.Join(s.Dir(), "blobs"), func(p string, fi os.FileInfo, err error) error {
 		if err == nil && !fi.IsDir() {
@@ -158,8 +165,35 @@ func TestDeliverReadExpunge(t *testing.T) {
 		}
 		return nil
 	})
-	if n != 1 {
-		t.Fatalf("%d blob files remain, want 1", n)
+	return n
+}
+
+// A message bigger than InlineMax spills to a fsynced file, reads back
+// intact, and its file goes when the last copy is expunged.
+func TestLargeMessageSpills(t *testing.T) {
+	s, a := setup(t)
+	ctx := context.Background()
+	body := "Subject: big\r\n\r\n" + strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd\r\n", 3*InlineMax/64)
+	d := deliver(t, s, a, body)
+	if n := countBlobFiles(s); n != 1 {
+		t.Fatalf("%d blob files, want 1", n)
+	}
+	mb, _ := s.MailboxByName(ctx, a.ID, "INBOX")
+	msgs, _ := s.Messages(ctx, mb.ID)
+	r, err := s.OpenMessage(ctx, msgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r)
+	r.Close()
+	if string(got) != "Delivered-To: alice@example.test\r\n"+body {
+		t.Fatalf("large message read back wrong (%d bytes)", len(got))
+	}
+	if err := s.Expunge(ctx, mb.ID, []uint32{d.UID}); err != nil {
+		t.Fatal(err)
+	}
+	if n := countBlobFiles(s); n != 0 {
+		t.Fatalf("%d blob files after expunge, want 0", n)
 	}
 }
 
@@ -211,13 +245,13 @@ func TestGroupCommitConcurrent(t *testing.T) {
 func TestDeliverUnknownMailbox(t *testing.T) {
 	s, a := setup(t)
 	b, _ := s.NewBlob()
-	io.WriteString(b, "x\r\n")
+	io.WriteString(b, strings.Repeat("x", 2*InlineMax)) // spilled to a file
 	_, err := s.Deliver(context.Background(), &Delivery{Blob: b, TrackingID: "t", InternalDate: time.Now(),
 		Recipients: []Recipient{{AccountID: a.ID, Mailbox: "Nope"}}})
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("err %v", err)
 	}
-	if _, statErr := os.Stat(filepath.Join(s.Dir(), "blobs", b.ID()[:2], b.ID())); !os.IsNotExist(statErr) {
+	if n := countBlobFiles(s); n != 0 {
 		t.Fatal("blob of a failed delivery left on disk")
 	}
 	deliver(t, s, a, "ok\r\n")
