@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/yizhan-mail/yizhan/internal/delivery"
 	"github.com/yizhan-mail/yizhan/internal/pop3server"
@@ -18,10 +20,46 @@ import (
 // smtpBackend answers the SMTP listeners' questions from the router and
 // hands accepted messages to the MDA.
 type smtpBackend struct {
-	st  *store.Store
-	rt  *router.Router
-	mda *delivery.Agent
-	log *slog.Logger
+	st     *store.Store
+	rt     *router.Router
+	mda    *delivery.Agent
+	log    *slog.Logger
+	routes routeCache // RCPT-time resolutions, reused at delivery
+}
+
+// routeTTL bounds how long an accepted recipient's resolution is reused.
+// It only saves resolving each recipient a second time when its message
+// arrives; refusals are never cached, so a user added by an admin command
+// is reachable at once.
+const routeTTL = 2 * time.Second
+
+type routeCache struct {
+	mu sync.Mutex
+	m  map[string]routeEntry
+}
+
+type routeEntry struct {
+	res     router.Result
+	expires time.Time
+}
+
+func (c *routeCache) get(rcpt string) (router.Result, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[rcpt]
+	if !ok || time.Now().After(e.expires) {
+		return router.Result{}, false
+	}
+	return e.res, true
+}
+
+func (c *routeCache) put(rcpt string, res router.Result) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 10000 {
+		c.m = map[string]routeEntry{}
+	}
+	c.m[rcpt] = routeEntry{res: res, expires: time.Now().Add(routeTTL)}
 }
 
 func (b *smtpBackend) Authenticate(ctx context.Context, username, password string) (string, error) {
@@ -80,6 +118,7 @@ func (b *smtpBackend) CheckRecipient(ctx context.Context, s *smtpserver.Session,
 		return &smtpserver.Reply{Code: 451, Enhanced: "4.3.2",
 			Text: fmt.Sprintf("<%s>: delivery to remote domains needs the outbound queue, which this version does not have yet", rcpt)}
 	}
+	b.routes.put(rcpt, res)
 	return nil
 }
 
@@ -95,7 +134,11 @@ func (b *smtpBackend) Deliver(ctx context.Context, env *smtpserver.Envelope, msg
 	}
 	var targets []router.Target
 	for _, rcpt := range env.Recipients {
-		res, err := b.rt.Resolve(ctx, rcpt)
+		res, ok := b.routes.get(rcpt)
+		var err error
+		if !ok {
+			res, err = b.rt.Resolve(ctx, rcpt)
+		}
 		if err != nil {
 			blob.Abort()
 			return fmt.Errorf("deliver: resolve %s: %w", rcpt, err)
