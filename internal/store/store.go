@@ -307,11 +307,13 @@ func (s *Store) commitBatch(batch []*writeReq) {
 			remove = append(remove, r.eff.removeBlobs...)
 		}
 	}
+	// Files go before callers hear back, so an expunge is complete when
+	// it returns.
+	s.blobs.remove(remove)
 	s.feed.publish(changes)
 	for i, r := range batch {
 		r.done <- errs[i]
 	}
-	s.blobs.remove(remove)
 }
 
 // nowUnix is the store's clock in seconds.

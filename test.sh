@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The one command that checks everything: installs the interop tools if
+# they are missing and it can (root + apt-get), then gofmt, go vet,
+# staticcheck and every test (unit, protocol, crash, interop) with -race.
+#
+#   ./test.sh                 everything
+#   ./test.sh --install-only  only install the tools
+#
+# YIZHAN_INTEROP=1 is set for the tests, so a missing swaks, curl or
+# python3 fails the interop tests instead of skipping them. The binary the
+# end-to-end tests start is built with $YIZHAN_TEST_BUILDFLAGS (default
+# -race; set it to "" for a plain build).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+STATICCHECK_VERSION=2025.1.1
+APT_PACKAGES=(swaks curl python3 ca-certificates libnet-ssleay-perl libio-socket-ssl-perl)
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+install_tools() {
+	local missing=()
+	local tool
+	for tool in swaks curl python3; do
+		command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+	done
+	# swaks does TLS through Net::SSLeay / IO::Socket::SSL.
+	if command -v swaks >/dev/null 2>&1 && ! swaks --support 2>&1 | grep -q 'TLS supported'; then
+		missing+=("swaks TLS support")
+	fi
+	if ((${#missing[@]})); then
+		if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+			step "installing ${APT_PACKAGES[*]} (missing: ${missing[*]})"
+			apt-get update
+			DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${APT_PACKAGES[@]}"
+		else
+			step "missing: ${missing[*]}; cannot install them (needs root and apt-get): the interop tests will fail"
+		fi
+	fi
+
+	PATH="$(go env GOPATH)/bin:$PATH"
+	export PATH
+	if ! command -v staticcheck >/dev/null 2>&1; then
+		step "installing staticcheck"
+		go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ||
+			go install honnef.co/go/tools/cmd/staticcheck@latest
+	fi
+}
+
+install_tools
+if [ "${1:-}" = "--install-only" ]; then
+	exit 0
+fi
+
+step "gofmt -l"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+	printf 'not gofmt-formatted:\n%s\n' "$unformatted" >&2
+	exit 1
+fi
+
+step "go vet ./..."
+go vet ./...
+
+step "staticcheck ./..."
+staticcheck ./...
+
+# The end-to-end tests (test/...) build the server binary with -race too,
+# so a data race under real clients fails them.
+export YIZHAN_TEST_BUILDFLAGS="${YIZHAN_TEST_BUILDFLAGS--race}"
+step "go test -race ./... (YIZHAN_INTEROP=1, server built with '$YIZHAN_TEST_BUILDFLAGS')"
+YIZHAN_INTEROP=1 go test -race -count=1 -timeout 20m ./...
+
+step "all checks passed"
