@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-STATICCHECK_VERSION=2025.1.1
+STATICCHECK_VERSION=2026.2.2
 APT_PACKAGES=(swaks curl python3 ca-certificates libnet-ssleay-perl libio-socket-ssl-perl)
 
 step() { printf '\n==> %s\n' "$*" >&2; }

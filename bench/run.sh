@@ -10,6 +10,9 @@ N=${N:-5000}; SIZE=${SIZE:-10240}; CONCS=${CONCS:-"1 8 32"}; RUNS=${RUNS:-1}
 PEER=${PEER:-../shared/peers/postfix-dovecot}
 export PATH="/usr/sbin:$PATH"
 work=$(mktemp -d /tmp/yizhan-bench.XXXX)
+# The peer's bench-smtp.sh names an awk variable "load", a builtin in gawk
+# 5.2; run it with mawk, as on the machine its README figures came from.
+mkdir -p "$work/awkbin" && ln -s "$(command -v mawk)" "$work/awkbin/awk"
 mkdir -p bench/results
 out="bench/results/$(date +%Y%m%d-%H%M%S).txt"
 go build -o "$work/yizhan" ./cmd/yizhan
@@ -44,7 +47,7 @@ for _ in $(seq "$RUNS"); do
   for c in $CONCS; do
     bench/smtp-intake.sh "$N" "$SIZE" "$c" | tee -a "$out"
     if [[ -x $PEER/bench-smtp.sh ]] && [[ -z ${NO_PEER:-} ]]; then
-      echo "system=postfix-dovecot $("$PEER/bench-smtp.sh" "$N" "$SIZE" "$c")" | tee -a "$out"
+      echo "system=postfix-dovecot $(PATH="$work/awkbin:$PATH" "$PEER/bench-smtp.sh" "$N" "$SIZE" "$c")" | tee -a "$out"
     fi
   done
 done
@@ -56,6 +59,11 @@ body = ("x" * 76 + "\r\n") * (20 * 1024 * 1024 // 78)
 msg = "From: bench@source.test\r\nTo: bob@example.test\r\nSubject: big\r\n\r\n" + body
 with smtplib.SMTP("127.0.0.1", 3725) as s:
     s.sendmail("bench@source.test", ["bob@example.test"], msg)
+PY
+python3 - <<'PY'
+import poplib, ssl
+p = poplib.POP3_SSL("127.0.0.1", 3795, context=ssl._create_unverified_context())
+p.user("bob@example.test"); p.pass_("secret"); p.quit()
 PY
 sleep 1
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$PID/status"; }
