@@ -11,8 +11,12 @@ PEER=${PEER:-../shared/peers/postfix-dovecot}
 export PATH="/usr/sbin:$PATH"
 work=$(mktemp -d /tmp/yizhan-bench.XXXX)
 # The peer's bench-smtp.sh names an awk variable "load", a builtin in gawk
-# 5.2; run it with mawk, as on the machine its README figures came from.
-mkdir -p "$work/awkbin" && ln -s "$(command -v mawk)" "$work/awkbin/awk"
+# 5.2 ("cannot use gawk builtin `load' as variable name"). Run a copy with
+# only that variable renamed; its common.sh is used as it is.
+mkdir -p "$work/peer"
+cp "$PEER/common.sh" "$work/peer/"
+sed 's/-v load=/-v la=/; s/bytes \/ n, load$/bytes \/ n, la/' "$PEER/bench-smtp.sh" > "$work/peer/bench-smtp.sh"
+chmod +x "$work/peer/bench-smtp.sh"
 mkdir -p bench/results
 out="bench/results/$(date +%Y%m%d-%H%M%S).txt"
 go build -o "$work/yizhan" ./cmd/yizhan
@@ -30,7 +34,7 @@ imap = ""
 imaps = ""
 http = ""
 [log]
-level = "warn"
+level = "info"
 TOML
 "$BIN" --config "$CONFIG" domain add example.test >/dev/null
 echo secret | "$BIN" --config "$CONFIG" user add alice@example.test --password-stdin >/dev/null
@@ -47,7 +51,7 @@ for _ in $(seq "$RUNS"); do
   for c in $CONCS; do
     bench/smtp-intake.sh "$N" "$SIZE" "$c" | tee -a "$out"
     if [[ -x $PEER/bench-smtp.sh ]] && [[ -z ${NO_PEER:-} ]]; then
-      echo "system=postfix-dovecot $(PATH="$work/awkbin:$PATH" "$PEER/bench-smtp.sh" "$N" "$SIZE" "$c")" | tee -a "$out"
+      echo "system=postfix-dovecot $("$work/peer/bench-smtp.sh" "$N" "$SIZE" "$c")" | tee -a "$out"
     fi
   done
 done
@@ -81,7 +85,8 @@ while kill -0 $ppid 2>/dev/null; do r=$(rss_kb); (( r > rmax )) && rmax=$r; slee
 wait $ppid
 echo "system=yizhan test=pop3-retr-20MB rss_before_mb=$(awk -v a=$r0 'BEGIN{printf "%.1f", a/1024}') rss_max_mb=$(awk -v a=$rmax 'BEGIN{printf "%.1f", a/1024}') rise_mb=$(awk -v a=$r0 -v b=$rmax 'BEGIN{printf "%.2f", (b-a)/1024}')" | tee -a "$out"
 
-python3 - "$N" "$RUNS" "$CONCS" <<'PY'
+check=0
+python3 - "$N" "$RUNS" "$CONCS" <<'PY' || check=1
 import poplib, ssl, sys
 n, runs, concs = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split()
 p = poplib.POP3_SSL("127.0.0.1", 3795, context=ssl._create_unverified_context())
@@ -91,3 +96,6 @@ want = 500 + n * runs * len(concs)
 print(f"# check: alice's INBOX holds {count} messages, expected {want}")
 sys.exit(0 if count == want else 1)
 PY
+kill "$PID"; wait "$PID" 2>/dev/null || true
+grep -o 'store: group commit.*' "$work/stderr" | sed 's/^/# /' | tee -a "$out"
+exit "$check"

@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -64,6 +65,9 @@ type Store struct {
 
 	closeOnce sync.Mutex
 	closed    bool
+
+	nCommits atomic.Int64 // group-committed transactions (one WAL fsync each)
+	nWrites  atomic.Int64 // write requests they carried
 
 	stmts map[string]*sql.Stmt // hot statements prepared on wdb at Open
 	reads sync.Map             // query -> *sql.Stmt prepared on rdb, see queryRow
@@ -157,6 +161,10 @@ func (s *Store) Close() error {
 	}
 	s.closeOnce.Unlock()
 	<-s.done
+	if c := s.nCommits.Load(); c > 0 {
+		s.log.Info("store: group commit", "commits", c, "writes", s.nWrites.Load(),
+			"writes_per_commit", float64(s.nWrites.Load())/float64(c))
+	}
 	for _, st := range s.stmts {
 		st.Close()
 	}
@@ -307,6 +315,8 @@ func (s *Store) commitBatch(batch []*writeReq) {
 			remove = append(remove, r.eff.removeBlobs...)
 		}
 	}
+	s.nCommits.Add(1)
+	s.nWrites.Add(int64(len(batch)))
 	// Files go before callers hear back, so an expunge is complete when
 	// it returns.
 	s.blobs.remove(remove)
