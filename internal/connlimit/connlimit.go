@@ -38,7 +38,11 @@ func AddrOf(c net.Conn) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
+// key groups IPv6 clients by /64 and counts an IPv4-mapped IPv6 address
+// as the IPv4 address (otherwise every mapped client would share the
+// ::ffff:0:0/64 counter).
 func key(ip netip.Addr) netip.Addr {
+	ip = ip.Unmap()
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)
 		return p.Addr()

@@ -149,11 +149,13 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 			log.Warn("listener configured but not implemented in this version", "listener", l.name, "addr", l.addr)
 		}
 	}
-	printBanner(out, cfg, src)
-
+	// Catch SIGHUP before announcing readiness: a reload requested right
+	// after the banner must not hit the default action (terminate).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	printBanner(out, cfg, src)
+
 	var runErr error
 loop:
 	for {

@@ -24,6 +24,12 @@ const (
 	threads   = 2
 	keyLen    = 32
 	saltLen   = 16
+
+	// Upper bounds Verify accepts, well above the parameters in use so
+	// they can still be raised.
+	maxMemoryKiB = 1 << 20 // 1 GiB
+	maxTime      = 10
+	maxThreads   = 16
 )
 
 // ErrMismatch is returned by Verify for a wrong password.
@@ -56,6 +62,11 @@ func Verify(hash, password string) error {
 	var p uint8
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || t == 0 || p == 0 {
 		return errors.New("passwd: bad argon2 parameters")
+	}
+	// The parameters come from the stored string: bound them so a corrupt
+	// or planted hash cannot make one login allocate gigabytes or spin.
+	if m > maxMemoryKiB || t > maxTime || p > maxThreads {
+		return errors.New("passwd: argon2 parameters too large")
 	}
 	salt, err := b64.DecodeString(parts[4])
 	if err != nil {

@@ -13,8 +13,10 @@ import (
 )
 
 // enc is lower-case base32 without padding: short, case-insensitive and safe
-// in headers, file names and shells.
-var enc = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+// in headers, file names and shells. The alphabet is in ASCII order (digits
+// before letters) so that ids compare as strings the way their bytes do,
+// and ids made later sort after earlier ones.
+var enc = base32.NewEncoding("234567abcdefghijklmnopqrstuvwxyz").WithPadding(base32.NoPadding)
 
 // NewID returns a new tracking id: 6 bytes of millisecond time (so ids sort
 // roughly by arrival) and 6 random bytes, 20 characters in all.
