@@ -6,7 +6,7 @@
 // On disk, under the data directory:
 //
 //	yizhan.db (+ -wal, -shm)   SQLite index in WAL mode, synchronous=FULL
-//	blobs/ab/abcdef…           message bytes, one file per accepted message,
+//	blobs/ab/…ab               bytes of messages over InlineMax, one file each,
 //	                           fsynced before any row refers to it and shared
 //	                           by every local recipient of a transaction
 //
