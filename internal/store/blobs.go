@@ -61,9 +61,9 @@ type Blob struct {
 // NewBlob starts a new message blob.
 func (s *Store) NewBlob() (*Blob, error) {
 	// Time first, then randomness: ids grow with time, so inserts into the
-	// blobs key append to the right-most
-	// B-tree pages instead of dirtying a random page per message (fewer WAL
-	// frames per commit). Shard directories use the random tail.
+	// blobs key append to its right-most B-tree pages instead of dirtying a
+	// random page per message (fewer WAL frames per commit). Shard
+	// directories use the random tail.
 	var r [16]byte
 	binary.BigEndian.PutUint64(r[:8], uint64(time.Now().UnixNano()))
 	if _, err := rand.Read(r[8:]); err != nil {
