@@ -17,9 +17,21 @@ mkdir -p "$work/peer"
 cp "$PEER/common.sh" "$work/peer/"
 sed 's/-v load=/-v la=/; s/bytes \/ n, load$/bytes \/ n, la/' "$PEER/bench-smtp.sh" > "$work/peer/bench-smtp.sh"
 chmod +x "$work/peer/bench-smtp.sh"
+# The same script with yizhan-load in place of smtp-source, for the
+# connection-reuse load (still timed until every message is in the Maildir).
+python3 - "$work/peer/bench-smtp.sh" "$work/peer/bench-loadgen.sh" "$work/yizhan-load" <<'PY'
+import re, sys
+src, dst, loadgen = sys.argv[1:]
+s = open(src).read()
+new, n = re.subn(r'smtp-source -s "\$CONC"[^>]*>', loadgen + ' smtp --addr "127.0.0.1:$SMTP_PORT" -c "$CONC" -n "$N" --size "$SIZE" --from bench@source.test --rcpt "alice@$DOMAIN" >', s, flags=re.S)
+assert n == 1, "smtp-source call not found in the peer script"
+open(dst, "w").write(new)
+PY
+chmod +x "$work/peer/bench-loadgen.sh"
 mkdir -p bench/results
 out="bench/results/$(date +%Y%m%d-%H%M%S).txt"
 go build -o "$work/yizhan" ./cmd/yizhan
+go build -o "$work/yizhan-load" ./cmd/yizhan-load
 export BIN="$work/yizhan" CONFIG="$work/yizhan.toml"
 cat > "$CONFIG" <<TOML
 hostname = "mail.example.test"
@@ -47,12 +59,21 @@ for _ in $(seq 50); do grep -q "^listening smtp" "$work/stdout" && break; sleep 
   echo "# N=$N SIZE=$SIZE CONCS=$CONCS RUNS=$RUNS"
 } | tee -a "$out"
 bench/smtp-intake.sh 500 "$SIZE" 8 >/dev/null  # warm-up
+LOADS=${LOADS:-"smtp-source yizhan-load"}
 for _ in $(seq "$RUNS"); do
-  for c in $CONCS; do
-    bench/smtp-intake.sh "$N" "$SIZE" "$c" | tee -a "$out"
-    if [[ -x $PEER/bench-smtp.sh ]] && [[ -z ${NO_PEER:-} ]]; then
-      echo "system=postfix-dovecot $("$work/peer/bench-smtp.sh" "$N" "$SIZE" "$c")" | tee -a "$out"
-    fi
+  for load in $LOADS; do
+    for c in $CONCS; do
+      if [[ $load == yizhan-load ]]; then
+        LOADGEN="$work/yizhan-load" bench/smtp-intake.sh "$N" "$SIZE" "$c" | tee -a "$out"
+        peer_script="$work/peer/bench-loadgen.sh"
+      else
+        bench/smtp-intake.sh "$N" "$SIZE" "$c" | tee -a "$out"
+        peer_script="$work/peer/bench-smtp.sh"
+      fi
+      if [[ -x $PEER/bench-smtp.sh ]] && [[ -z ${NO_PEER:-} ]]; then
+        echo "system=postfix-dovecot load=$load $("$peer_script" "$N" "$SIZE" "$c")" | tee -a "$out"
+      fi
+    done
   done
 done
 # POP3 RETR of a 20 MB message: server RSS rise while it streams.
@@ -86,13 +107,13 @@ wait $ppid
 echo "system=yizhan test=pop3-retr-20MB rss_before_mb=$(awk -v a=$r0 'BEGIN{printf "%.1f", a/1024}') rss_max_mb=$(awk -v a=$rmax 'BEGIN{printf "%.1f", a/1024}') rise_mb=$(awk -v a=$r0 -v b=$rmax 'BEGIN{printf "%.2f", (b-a)/1024}')" | tee -a "$out"
 
 check=0
-python3 - "$N" "$RUNS" "$CONCS" <<'PY' || check=1
+python3 - "$N" "$RUNS" "$CONCS" "$(wc -w <<<"$LOADS")" <<'PY' || check=1
 import poplib, ssl, sys
 n, runs, concs = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split()
 p = poplib.POP3_SSL("127.0.0.1", 3795, context=ssl._create_unverified_context())
 p.user("alice@example.test"); p.pass_("secret")
 count = p.stat()[0]
-want = 500 + n * runs * len(concs)
+want = 500 + n * runs * len(concs) * int(sys.argv[4])
 print(f"# check: alice's INBOX holds {count} messages, expected {want}")
 sys.exit(0 if count == want else 1)
 PY

@@ -18,6 +18,16 @@ CONC=${3:?}
 BIN=${BIN:-yizhan}
 HZ=$(getconf CLK_TCK)
 
+# LOADGEN=path/to/yizhan-load switches from smtp-source (a new connection
+# per message, no pipelining) to the project's load generator (connections
+# kept, MAIL/RCPT/DATA pipelined).
+load_cmd() {
+  if [[ -n ${LOADGEN:-} ]]; then
+    echo "$LOADGEN smtp --addr $ADDR -c $CONC -n $N --size $SIZE --from bench@source.test --rcpt alice@example.test"
+  else
+    echo "smtp-source -s $CONC -m $N -l $SIZE -f bench@source.test -t alice@example.test -M bench.source.test $ADDR"
+  fi
+}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$PID/status"; }
 
@@ -29,8 +39,7 @@ rssmax=$rss0
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 t0=$EPOCHREALTIME
 /usr/bin/time -f '%e %U %S' -o "$tmp/time" \
-  smtp-source -s "$CONC" -m "$N" -l "$SIZE" -f bench@source.test \
-    -t alice@example.test -M bench.source.test "$ADDR" >"$tmp/out" 2>&1 &
+  $(load_cmd) >"$tmp/out" 2>&1 &
 spid=$!
 while kill -0 "$spid" 2>/dev/null; do
   r=$(rss_kb); (( r > rssmax )) && rssmax=$r
@@ -41,9 +50,10 @@ wait "$spid" || { cat "$tmp/out" >&2; echo "smtp-source failed" >&2; exit 1; }
 c1=$(cpu_ticks)
 read -r _ cu cs < "$tmp/time"
 awk -v n="$N" -v size="$SIZE" -v conc="$CONC" -v t0="$t0" -v t1="$t1" -v hz="$HZ" \
-    -v cpu="$((c1 - c0))" -v cu="$cu" -v cs="$cs" -v rss0="$rss0" -v rssmax="$rssmax" -v la="$load1" 'BEGIN {
+    -v cpu="$((c1 - c0))" -v cu="$cu" -v cs="$cs" -v rss0="$rss0" -v rssmax="$rssmax" -v la="$load1" -v ld="${LOADGEN:+yizhan-load}" 'BEGIN {
+  if (ld == "") ld = "smtp-source"
   wall = t1 - t0; s = cpu / hz
-  printf "system=yizhan n=%d size=%d conc=%d wall_s=%.3f msgs_per_s=%.1f server_cpu_s=%.2f " \
+  printf "system=yizhan load=%s n=%d size=%d conc=%d wall_s=%.3f msgs_per_s=%.1f server_cpu_s=%.2f " \
          "server_cpu_ms_per_msg=%.3f client_cpu_s=%.2f rss_start_mb=%.1f rss_max_mb=%.1f loadavg=%s\n",
-         n, size, conc, wall, n / wall, s, 1000 * s / n, cu + cs, rss0 / 1024, rssmax / 1024, la
+         ld, n, size, conc, wall, n / wall, s, 1000 * s / n, cu + cs, rss0 / 1024, rssmax / 1024, la
 }'
