@@ -52,7 +52,7 @@ TOML
 echo secret | "$BIN" --config "$CONFIG" user add alice@example.test --password-stdin >/dev/null
 "$BIN" --config "$CONFIG" serve >"$work/stdout" 2>"$work/stderr" &
 export PID=$! ADDR=127.0.0.1:3725
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 50); do grep -q "^listening smtp" "$work/stdout" && break; sleep 0.1; done
 {
   echo "# $(date -Is) $(uname -srm) $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"

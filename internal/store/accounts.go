@@ -355,6 +355,8 @@ func deleteAccountTx(ctx context.Context, tx *sql.Tx, id int64, eff *batchEffect
 	}
 	rows.Close()
 	for _, stmt := range []string{
+		`DELETE FROM message_text WHERE rowid IN (SELECT m.id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ?)`,
+		`DELETE FROM fts_pending WHERE message_id IN (SELECT m.id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ?)`,
 		`DELETE FROM messages WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)`,
 		`DELETE FROM expunged WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)`,
 		`DELETE FROM mailboxes WHERE account_id = ?`,

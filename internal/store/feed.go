@@ -10,6 +10,7 @@ const (
 	ChangeNew     ChangeKind = iota + 1 // a message was added
 	ChangeFlags                         // a message's flags changed
 	ChangeExpunge                       // a message was removed
+	ChangeMailbox                       // a mailbox was renamed or deleted
 )
 
 // Change is one committed change, published after its transaction is

@@ -18,6 +18,8 @@ type Mailbox struct {
 	AccountID     int64
 	Name          string
 	SpecialUse    string
+	Subscribed    bool
+	Keywords      []string // keywords used in the mailbox (FLAGS, PERMANENTFLAGS)
 	UIDValidity   uint32
 	UIDNext       uint32
 	HighestModSeq int64
@@ -36,8 +38,9 @@ type Message struct {
 	InternalDate time.Time
 	TrackingID   string
 	MessageID    string
+	PrefixLen    int64  // bytes of per-recipient trace fields served first
+	MIME         []byte // cached imapmime structure, blob-relative; nil if not loaded or not parsed
 	blobID       string
-	prefixLen    int
 }
 
 // Recipient is one local mailbox a delivery goes into.
@@ -57,6 +60,9 @@ type Delivery struct {
 	InternalDate time.Time
 	Recipients   []Recipient
 	Events       []Event // recorded in the same transaction
+	// MIME is the message's parsed structure (imapmime.Part.Marshal, with
+	// offsets relative to the blob), cached for IMAP; nil if not parsed.
+	MIME []byte
 }
 
 // Event is one step in a message's journey.
@@ -114,9 +120,16 @@ func (s *Store) Deliver(ctx context.Context, d *Delivery) ([]DeliveredMessage, e
 			if prefix == nil {
 				prefix = []byte{} // nil would be stored as NULL
 			}
-			if _, err := s.stmt(ctx, tx, sqlInsertMessage).ExecContext(ctx,
-				mbID, uid, modseq, blobID, prefix, size, flags, date, d.TrackingID, d.MessageID); err != nil {
+			var msgID int64
+			if err := s.stmt(ctx, tx, sqlInsertMessage).QueryRowContext(ctx,
+				mbID, uid, modseq, blobID, prefix, size, flags, date, d.TrackingID, d.MessageID, d.MIME).Scan(&msgID); err != nil {
 				return fmt.Errorf("store: insert message: %w", err)
+			}
+			if _, err := s.stmt(ctx, tx, sqlInsertPending).ExecContext(ctx, msgID); err != nil {
+				return fmt.Errorf("store: index queue: %w", err)
+			}
+			if err := addKeywords(ctx, tx, mbID, r.Flags); err != nil {
+				return err
 			}
 			out[i] = DeliveredMessage{AccountID: r.AccountID, MailboxID: mbID, UID: uint32(uid)}
 			eff.changes = append(eff.changes, Change{Kind: ChangeNew, AccountID: r.AccountID, MailboxID: mbID, UID: uint32(uid), ModSeq: modseq, Flags: r.Flags})
@@ -128,6 +141,7 @@ func (s *Store) Deliver(ctx context.Context, d *Delivery) ([]DeliveredMessage, e
 		s.blobs.remove([]string{blobID})
 		return nil, err
 	}
+	s.kickIndexer()
 	return out, nil
 }
 
@@ -177,12 +191,20 @@ func (s *Store) Events(ctx context.Context, trackingID string) ([]Event, error) 
 	return out, rows.Err()
 }
 
+// mailboxCols are the columns scanMailbox reads.
+const mailboxCols = `id, account_id, name, special_use, subscribed, keywords, uidvalidity, uidnext, highestmodseq, messages, size`
+
+func scanMailbox(r interface{ Scan(...any) error }) (Mailbox, error) {
+	var m Mailbox
+	var kw string
+	err := r.Scan(&m.ID, &m.AccountID, &m.Name, &m.SpecialUse, &m.Subscribed, &kw, &m.UIDValidity, &m.UIDNext, &m.HighestModSeq, &m.Messages, &m.Size)
+	m.Keywords = strings.Fields(kw)
+	return m, err
+}
+
 // MailboxByName returns an account's mailbox.
 func (s *Store) MailboxByName(ctx context.Context, accountID int64, name string) (Mailbox, error) {
-	var m Mailbox
-	err := s.queryRow(ctx, `SELECT id, account_id, name, special_use, uidvalidity, uidnext, highestmodseq, messages, size
-		FROM mailboxes WHERE account_id = ? AND name = ?`, accountID, name).Scan(
-		&m.ID, &m.AccountID, &m.Name, &m.SpecialUse, &m.UIDValidity, &m.UIDNext, &m.HighestModSeq, &m.Messages, &m.Size)
+	m, err := scanMailbox(s.queryRow(ctx, `SELECT `+mailboxCols+` FROM mailboxes WHERE account_id = ? AND name = ?`, accountID, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Mailbox{}, fmt.Errorf("%w: mailbox %s", ErrNotFound, name)
 	}
@@ -194,16 +216,15 @@ func (s *Store) MailboxByName(ctx context.Context, accountID int64, name string)
 
 // Mailboxes lists an account's mailboxes.
 func (s *Store) Mailboxes(ctx context.Context, accountID int64) ([]Mailbox, error) {
-	rows, err := s.query(ctx, `SELECT id, account_id, name, special_use, uidvalidity, uidnext, highestmodseq, messages, size
-		FROM mailboxes WHERE account_id = ? ORDER BY name`, accountID)
+	rows, err := s.query(ctx, `SELECT `+mailboxCols+` FROM mailboxes WHERE account_id = ? ORDER BY name`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("store: mailboxes: %w", err)
 	}
 	defer rows.Close()
 	var out []Mailbox
 	for rows.Next() {
-		var m Mailbox
-		if err := rows.Scan(&m.ID, &m.AccountID, &m.Name, &m.SpecialUse, &m.UIDValidity, &m.UIDNext, &m.HighestModSeq, &m.Messages, &m.Size); err != nil {
+		m, err := scanMailbox(rows)
+		if err != nil {
 			return nil, fmt.Errorf("store: mailboxes: %w", err)
 		}
 		out = append(out, m)
@@ -224,7 +245,7 @@ func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]Message, error
 		m := Message{MailboxID: mailboxID}
 		var flags string
 		var date int64
-		if err := rows.Scan(&m.ID, &m.UID, &m.ModSeq, &m.Size, &flags, &date, &m.TrackingID, &m.MessageID, &m.blobID, &m.prefixLen); err != nil {
+		if err := rows.Scan(&m.ID, &m.UID, &m.ModSeq, &m.Size, &flags, &date, &m.TrackingID, &m.MessageID, &m.blobID, &m.PrefixLen); err != nil {
 			return nil, fmt.Errorf("store: messages: %w", err)
 		}
 		m.Flags = strings.Fields(flags)
@@ -264,42 +285,7 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) err
 		return nil
 	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
-		var accountID, modseq int64
-		if err := tx.QueryRowContext(ctx, `UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?
-			RETURNING account_id, highestmodseq`, mailboxID).Scan(&accountID, &modseq); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("%w: mailbox %d", ErrNotFound, mailboxID)
-			}
-			return fmt.Errorf("store: expunge: %w", err)
-		}
-		var blobs []string
-		var gone []uint32
-		var count, size int64
-		for _, uid := range uids {
-			var blob string
-			var sz int64
-			err := tx.QueryRowContext(ctx, `DELETE FROM messages WHERE mailbox_id = ? AND uid = ? RETURNING blob_id, size`,
-				mailboxID, uid).Scan(&blob, &sz)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("store: expunge: %w", err)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)`, mailboxID, uid, modseq); err != nil {
-				return fmt.Errorf("store: expunge: %w", err)
-			}
-			blobs = append(blobs, blob)
-			gone = append(gone, uid)
-			count++
-			size += sz
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE mailboxes SET messages = messages - ?, size = size - ? WHERE id = ?`, count, size, mailboxID); err != nil {
-			return fmt.Errorf("store: expunge: %w", err)
-		}
-		for _, uid := range gone {
-			eff.changes = append(eff.changes, Change{Kind: ChangeExpunge, AccountID: accountID, MailboxID: mailboxID, UID: uid, ModSeq: modseq})
-		}
-		return unrefBlobs(ctx, tx, blobs, eff)
+		_, err := expungeTx(ctx, tx, eff, mailboxID, uids)
+		return err
 	})
 }

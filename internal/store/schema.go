@@ -91,6 +91,23 @@ CREATE INDEX events_tracking ON events (tracking_id);
 -- No index on at: events are appended in time order, so expiry scans
 -- from the lowest id; every index here costs an insert per event.
 `,
+	// 2: IMAP. The parsed MIME structure (ENVELOPE, BODYSTRUCTURE, part
+	// offsets) is cached per message, relative to the blob (the reader
+	// shifts it by the prefix length); keywords in use per mailbox for
+	// FLAGS/PERMANENTFLAGS; full-text index (SQLite FTS5 with the trigram
+	// tokenizer: IMAP SEARCH is substring matching, and trigrams find CJK
+	// words that have no spaces around them). Messages are indexed after
+	// delivery, off the SMTP path, from fts_pending.
+	`
+ALTER TABLE messages DROP COLUMN envelope;
+ALTER TABLE messages RENAME COLUMN bodystructure TO mime;
+ALTER TABLE mailboxes ADD COLUMN keywords TEXT NOT NULL DEFAULT '';
+CREATE TABLE fts_pending (
+	message_id INTEGER PRIMARY KEY        -- messages.id still to index
+);
+CREATE VIRTUAL TABLE message_text USING fts5(headers, body, tokenize = 'trigram');  -- rowid = messages.id (SQLite dialect)
+CREATE INDEX expunged_modseq ON expunged (mailbox_id, modseq);
+`,
 }
 
 // migrate brings the schema up to date.

@@ -63,6 +63,8 @@ type Store struct {
 	writes chan *writeReq
 	done   chan struct{} // closed when the committer has stopped
 
+	indexKick chan struct{} // messages wait for the full-text indexer
+
 	closeOnce sync.Mutex
 	closed    bool
 
@@ -129,6 +131,8 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 		auth:  newAuthCache(),
 		done:  make(chan struct{}),
 		stmts: map[string]*sql.Stmt{},
+
+		indexKick: make(chan struct{}, 1),
 	}
 	if err := s.prepareHot(ctx); err != nil {
 		wdb.Close()
@@ -335,7 +339,8 @@ func nowUnix() int64 { return time.Now().Unix() }
 const (
 	sqlInsertBlob    = `INSERT INTO blobs (id, size, refs, data) VALUES (?, ?, ?, ?)`
 	sqlAssignUID     = `UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1, messages = messages + 1, size = size + ? WHERE account_id = ? AND name = ? RETURNING id, uidnext - 1, highestmodseq`
-	sqlInsertMessage = `INSERT INTO messages (mailbox_id, uid, modseq, blob_id, prefix, size, flags, internal_date, tracking_id, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertMessage = `INSERT INTO messages (mailbox_id, uid, modseq, blob_id, prefix, size, flags, internal_date, tracking_id, message_id, mime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	sqlInsertPending = `INSERT INTO fts_pending (message_id) VALUES (?)`
 	sqlInsertEvent   = `INSERT INTO events (tracking_id, at, kind, detail) VALUES (?, ?, ?, ?)`
 	sqlSavepoint     = `SAVEPOINT w`
 	sqlRollbackTo    = `ROLLBACK TO w`
@@ -346,7 +351,7 @@ const (
 // at Open, while the connection is free: the writer has exactly one
 // connection, so preparing during a transaction would wait on itself.
 func (s *Store) prepareHot(ctx context.Context) error {
-	for _, q := range []string{sqlInsertBlob, sqlAssignUID, sqlInsertMessage, sqlInsertEvent, sqlSavepoint, sqlRollbackTo, sqlRelease} {
+	for _, q := range []string{sqlInsertBlob, sqlAssignUID, sqlInsertMessage, sqlInsertPending, sqlInsertEvent, sqlSavepoint, sqlRollbackTo, sqlRelease} {
 		st, err := s.wdb.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("store: prepare: %w", err)

@@ -1,0 +1,108 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// TextEntry is the searchable text of one message.
+type TextEntry struct {
+	MessageID int64
+	Headers   string
+	Body      string
+}
+
+// IndexKick is signalled when messages wait to be indexed.
+func (s *Store) IndexKick() <-chan struct{} { return s.indexKick }
+
+func (s *Store) kickIndexer() {
+	select {
+	case s.indexKick <- struct{}{}:
+	default:
+	}
+}
+
+// PendingText returns up to limit messages waiting for the full-text
+// index, oldest first; mailboxID > 0 restricts them to one mailbox.
+func (s *Store) PendingText(ctx context.Context, mailboxID int64, limit int) ([]Message, error) {
+	q := `SELECT m.id, m.uid, m.modseq, m.size, m.flags, m.internal_date, m.tracking_id, m.message_id, m.blob_id, length(m.prefix), m.mime
+		FROM fts_pending p JOIN messages m ON m.id = p.message_id ORDER BY p.message_id LIMIT ?`
+	args := []any{limit}
+	if mailboxID > 0 {
+		q = `SELECT m.id, m.uid, m.modseq, m.size, m.flags, m.internal_date, m.tracking_id, m.message_id, m.blob_id, length(m.prefix), m.mime
+		FROM fts_pending p JOIN messages m ON m.id = p.message_id WHERE m.mailbox_id = ? ORDER BY p.message_id LIMIT ?`
+		args = []any{mailboxID, limit}
+	}
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: pending text: %w", err)
+	}
+	defer rows.Close()
+	return scanMessages(rows, 0)
+}
+
+// SaveText adds entries to the full-text index and takes them off the
+// queue. Messages expunged meanwhile are skipped.
+func (s *Store) SaveText(ctx context.Context, entries []TextEntry) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+		for _, e := range entries {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM fts_pending WHERE message_id = ?`, e.MessageID); err != nil {
+				return fmt.Errorf("store: save text: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO message_text (rowid, headers, body)
+				SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?)`,
+				e.MessageID, e.Headers, e.Body, e.MessageID); err != nil {
+				return fmt.Errorf("store: save text: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// SearchText returns the UIDs of a mailbox's indexed messages whose body
+// (field "body") or headers and body (field "text") contain needle,
+// case-insensitively (IMAP SEARCH BODY/TEXT are substring searches, RFC
+// 9051 §6.4.4).
+func (s *Store) SearchText(ctx context.Context, mailboxID int64, field, needle string) (map[uint32]bool, error) {
+	var q string
+	var arg string
+	if utf8.RuneCountInString(needle) >= 3 {
+		// The trigram tokenizer answers a quoted phrase as a substring
+		// match through the index.
+		cols := "body"
+		if field == "text" {
+			cols = "{headers body}"
+		}
+		arg = cols + `:"` + strings.ReplaceAll(needle, `"`, `""`) + `"`
+		q = `SELECT m.uid FROM message_text t JOIN messages m ON m.id = t.rowid WHERE message_text MATCH ? AND m.mailbox_id = ?`
+	} else {
+		// Too short for a trigram: LIKE over the stored text.
+		arg = "%" + escapeLike(needle) + "%"
+		q = `SELECT m.uid FROM message_text t JOIN messages m ON m.id = t.rowid WHERE t.body LIKE ? ESCAPE '\' AND m.mailbox_id = ?`
+		if field == "text" {
+			q = `SELECT m.uid FROM message_text t JOIN messages m ON m.id = t.rowid WHERE (t.body LIKE ?1 ESCAPE '\' OR t.headers LIKE ?1 ESCAPE '\') AND m.mailbox_id = ?2`
+		}
+	}
+	rows, err := s.query(ctx, q, arg, mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("store: search text: %w", err)
+	}
+	defer rows.Close()
+	out := map[uint32]bool{}
+	for rows.Next() {
+		var u uint32
+		if err := rows.Scan(&u); err != nil {
+			return nil, fmt.Errorf("store: search text: %w", err)
+		}
+		out[u] = true
+	}
+	return out, rows.Err()
+}
+
+func escapeLike(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}

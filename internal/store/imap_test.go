@@ -1,0 +1,261 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"testing"
+)
+
+func TestMailboxManagement(t *testing.T) {
+	s, a := setup(t)
+	ctx := context.Background()
+	w := s.Watch(a.ID)
+	defer w.Close()
+	mb, err := s.CreateMailbox(ctx, a.ID, "Projects/2026/Q4", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mb.Name != "Projects/2026/Q4" || !mb.Subscribed {
+		t.Fatalf("created %+v", mb)
+	}
+	for _, n := range []string{"Projects", "Projects/2026"} {
+		if _, err := s.MailboxByName(ctx, a.ID, n); err != nil {
+			t.Fatalf("parent %s not created: %v", n, err)
+		}
+	}
+	if _, err := s.CreateMailbox(ctx, a.ID, "projects/2026/Q4", ""); err != nil {
+		t.Fatalf("names are case-sensitive except INBOX: %v", err)
+	}
+	if _, err := s.CreateMailbox(ctx, a.ID, "Projects/2026/Q4", ""); !errors.Is(err, ErrExists) {
+		t.Fatalf("duplicate: %v", err)
+	}
+	if _, err := s.CreateMailbox(ctx, a.ID, "inbox", ""); !errors.Is(err, ErrExists) {
+		t.Fatalf("INBOX in other case: %v", err)
+	}
+	for _, bad := range []string{"", "/x", "x/", "a//b", "a*", "a%b", "tab\there"} {
+		if _, err := s.CreateMailbox(ctx, a.ID, bad, ""); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("CreateMailbox(%q) = %v, want ErrInvalidName", bad, err)
+		}
+	}
+	if err := s.DeleteMailbox(ctx, a.ID, "Projects"); !errors.Is(err, ErrHasChildren) {
+		t.Fatalf("delete parent: %v", err)
+	}
+	if err := s.DeleteMailbox(ctx, a.ID, "INBOX"); !errors.Is(err, ErrInbox) {
+		t.Fatalf("delete INBOX: %v", err)
+	}
+	if err := s.RenameMailbox(ctx, a.ID, "Projects", "Work/Old"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.MailboxByName(ctx, a.ID, "Work/Old/2026/Q4")
+	if err != nil || got.ID != mb.ID || got.UIDValidity != mb.UIDValidity {
+		t.Fatalf("renamed child %+v %v (was %+v)", got, err, mb)
+	}
+	if _, err := s.MailboxByName(ctx, a.ID, "Work"); err != nil {
+		t.Fatalf("rename did not create the new parent: %v", err)
+	}
+	if err := s.RenameMailbox(ctx, a.ID, "Work", "Work/Old/x"); !errors.Is(err, ErrInvalidName) {
+		t.Fatalf("rename into itself: %v", err)
+	}
+	if err := s.SetSubscribed(ctx, a.ID, "Work", false); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.MailboxByName(ctx, a.ID, "Work"); m.Subscribed {
+		t.Fatal("still subscribed")
+	}
+	if err := s.SetSubscribed(ctx, a.ID, "Nope", true); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("subscribe missing: %v", err)
+	}
+
+	// INBOX rename moves the messages and leaves INBOX empty.
+	deliver(t, s, a, "Subject: one\r\n\r\nbody\r\n")
+	deliver(t, s, a, "Subject: two\r\n\r\nbody\r\n")
+	if err := s.RenameMailbox(ctx, a.ID, "INBOX", "Old Inbox"); err != nil {
+		t.Fatal(err)
+	}
+	inbox, _ := s.MailboxByName(ctx, a.ID, "INBOX")
+	old, _ := s.MailboxByName(ctx, a.ID, "Old Inbox")
+	if inbox.Messages != 0 || old.Messages != 2 {
+		t.Fatalf("after INBOX rename: inbox %d, old %d", inbox.Messages, old.Messages)
+	}
+	if err := s.DeleteMailbox(ctx, a.ID, "Old Inbox"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.rdb.QueryRow(`SELECT COUNT(*) FROM blobs`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("blobs left after delete: %d %v", n, err)
+	}
+	if len(w.Take()) == 0 {
+		t.Fatal("no changes published")
+	}
+}
+
+func TestFlagsModSeqAndExpunge(t *testing.T) {
+	s, a := setup(t)
+	ctx := context.Background()
+	d1 := deliver(t, s, a, "Subject: one\r\n\r\nbody\r\n")
+	d2 := deliver(t, s, a, "Subject: two\r\n\r\nbody\r\n")
+	mb0, _ := s.MailboxByID(ctx, d1.MailboxID)
+	w := s.Watch(a.ID)
+	defer w.Close()
+
+	up, mod, err := s.StoreFlags(ctx, d1.MailboxID, []uint32{d1.UID, d2.UID, 999}, FlagsAdd, []string{`\Seen`, "$Label1"}, 0)
+	if err != nil || len(up) != 2 || len(mod) != 0 {
+		t.Fatalf("store: %+v %v %v", up, mod, err)
+	}
+	if !up[0].Changed || up[0].ModSeq != mb0.HighestModSeq+1 || !slices.Equal(up[0].Flags, []string{`\Seen`, "$Label1"}) {
+		t.Fatalf("update %+v (highest was %d)", up[0], mb0.HighestModSeq)
+	}
+	mb1, _ := s.MailboxByID(ctx, d1.MailboxID)
+	if mb1.HighestModSeq != up[0].ModSeq || !slices.Equal(mb1.Keywords, []string{"$Label1"}) {
+		t.Fatalf("mailbox after store %+v", mb1)
+	}
+	if ch := w.Take(); len(ch) != 2 || ch[0].Kind != ChangeFlags {
+		t.Fatalf("changes %+v", ch)
+	}
+	// Same flags again: nothing changes, MODSEQ stays.
+	up, _, _ = s.StoreFlags(ctx, d1.MailboxID, []uint32{d1.UID}, FlagsAdd, []string{`\seen`}, 0)
+	if up[0].Changed || up[0].ModSeq != mb1.HighestModSeq {
+		t.Fatalf("no-op store %+v", up[0])
+	}
+	// UNCHANGEDSINCE below the message's MODSEQ: refused as modified.
+	up, mod, _ = s.StoreFlags(ctx, d1.MailboxID, []uint32{d1.UID}, FlagsReplace, []string{`\Deleted`}, mb0.HighestModSeq)
+	if len(up) != 0 || !slices.Equal(mod, []uint32{d1.UID}) {
+		t.Fatalf("unchangedsince: %+v %v", up, mod)
+	}
+	if unseen, deleted, _ := s.MailboxCounts(ctx, d1.MailboxID); unseen != 0 || deleted != 0 {
+		t.Fatalf("counts %d %d", unseen, deleted)
+	}
+	s.StoreFlags(ctx, d1.MailboxID, []uint32{d2.UID}, FlagsReplace, []string{`\Deleted`}, 0)
+	if unseen, deleted, _ := s.MailboxCounts(ctx, d1.MailboxID); unseen != 1 || deleted != 1 {
+		t.Fatalf("counts %d %d", unseen, deleted)
+	}
+	before, _ := s.MailboxByID(ctx, d1.MailboxID)
+	gone, err := s.ExpungeDeleted(ctx, d1.MailboxID, []uint32{d1.UID})
+	if err != nil || len(gone) != 0 {
+		t.Fatalf("UID EXPUNGE of an undeleted message: %v %v", gone, err)
+	}
+	gone, err = s.ExpungeDeleted(ctx, d1.MailboxID, nil)
+	if err != nil || !slices.Equal(gone, []uint32{d2.UID}) {
+		t.Fatalf("expunge %v %v", gone, err)
+	}
+	v, _ := s.VanishedSince(ctx, d1.MailboxID, before.HighestModSeq)
+	if !slices.Equal(v, []uint32{d2.UID}) {
+		t.Fatalf("vanished %v", v)
+	}
+	ch, _ := s.ChangedSince(ctx, d1.MailboxID, 0)
+	if len(ch) != 1 || ch[0].UID != d1.UID {
+		t.Fatalf("changed since %+v", ch)
+	}
+}
+
+func TestCopyMoveQuota(t *testing.T) {
+	s, a := setup(t)
+	ctx := context.Background()
+	d1 := deliver(t, s, a, "Subject: one\r\n\r\nbody\r\n")
+	d2 := deliver(t, s, a, "Subject: two\r\n\r\nbody\r\n")
+	arch, _ := s.MailboxByName(ctx, a.ID, "Archive")
+	res, err := s.Copy(ctx, d1.MailboxID, []uint32{d1.UID, d2.UID}, arch.ID)
+	if err != nil || !slices.Equal(res.Src, []uint32{d1.UID, d2.UID}) || !slices.Equal(res.Dst, []uint32{1, 2}) || res.UIDValidity != arch.UIDValidity {
+		t.Fatalf("copy %+v %v", res, err)
+	}
+	msgs, _ := s.MessageRange(ctx, arch.ID, 1, 2, false)
+	body, err := s.ReadMessage(ctx, msgs[1])
+	if err != nil || string(body) != "Delivered-To: alice@example.test\r\nSubject: two\r\n\r\nbody\r\n" {
+		t.Fatalf("copied bytes %q %v", body, err)
+	}
+	trash, _ := s.MailboxByName(ctx, a.ID, "Trash")
+	res, err = s.Move(ctx, arch.ID, []uint32{2}, trash.ID)
+	if err != nil || !slices.Equal(res.Dst, []uint32{1}) {
+		t.Fatalf("move %+v %v", res, err)
+	}
+	arch2, _ := s.MailboxByID(ctx, arch.ID)
+	if arch2.Messages != 1 || arch2.UIDNext != 3 {
+		t.Fatalf("source after move %+v", arch2)
+	}
+	if v, _ := s.VanishedSince(ctx, arch.ID, arch.HighestModSeq); !slices.Equal(v, []uint32{2}) {
+		t.Fatalf("move did not record the expunge: %v", v)
+	}
+	used, limit, _ := s.Quota(ctx, a.ID)
+	if limit != 0 || used == 0 {
+		t.Fatalf("quota %d/%d", used, limit)
+	}
+	if err := s.SetQuota(ctx, a.Address, used); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Copy(ctx, d1.MailboxID, []uint32{d1.UID}, arch.ID); !errors.Is(err, ErrOverQuota) {
+		t.Fatalf("copy over quota: %v", err)
+	}
+	// Expunging the last copy frees the shared blob; the other copy still reads.
+	d, _ := s.MessageRange(ctx, d1.MailboxID, d1.UID, d1.UID, false)
+	r, err := s.OpenMessageAt(ctx, d[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 5)
+	if n, err := r.ReadAt(buf, 32); n != 5 || (err != nil && !errors.Is(err, io.EOF)) || string(buf) != "\r\nSub" {
+		t.Fatalf("ReadAt across prefix and blob: %q %v", buf[:n], err)
+	}
+	r.Close()
+}
+
+func TestFullText(t *testing.T) {
+	s, a := setup(t)
+	ctx := context.Background()
+	d1 := deliver(t, s, a, "Subject: one\r\n\r\nbody\r\n")
+	d2 := deliver(t, s, a, "Subject: two\r\n\r\nbody\r\n")
+	select {
+	case <-s.IndexKick():
+	default:
+		t.Fatal("delivery did not kick the indexer")
+	}
+	p, err := s.PendingText(ctx, d1.MailboxID, 10)
+	if err != nil || len(p) != 2 {
+		t.Fatalf("pending %v %v", p, err)
+	}
+	err = s.SaveText(ctx, []TextEntry{
+		{MessageID: p[0].ID, Headers: "Subject: one", Body: "我們寄出感謝信給你 Invoice 2026"},
+		{MessageID: p[1].ID, Headers: "Subject: invoice", Body: "nothing here 100%"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.PendingText(ctx, 0, 10); len(p) != 0 {
+		t.Fatalf("still pending %v", p)
+	}
+	for _, c := range []struct {
+		field, needle string
+		want          []uint32
+	}{
+		{"body", "感謝信", []uint32{d1.UID}},
+		{"body", "感謝", []uint32{d1.UID}},
+		{"body", "INVOICE", []uint32{d1.UID}},
+		{"text", "invoice", []uint32{d1.UID, d2.UID}},
+		{"body", "0%", []uint32{d2.UID}},
+		{"body", "%", []uint32{d2.UID}},
+		{"body", `"quoted"`, nil},
+		{"body", "absent", nil},
+	} {
+		got, err := s.SearchText(ctx, d1.MailboxID, c.field, c.needle)
+		if err != nil {
+			t.Fatalf("%s %q: %v", c.field, c.needle, err)
+		}
+		var uids []uint32
+		for u := range got {
+			uids = append(uids, u)
+		}
+		slices.Sort(uids)
+		if !slices.Equal(uids, c.want) {
+			t.Errorf("SearchText(%s, %q) = %v, want %v", c.field, c.needle, uids, c.want)
+		}
+	}
+	if err := s.Expunge(ctx, d1.MailboxID, []uint32{d1.UID}); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	s.rdb.QueryRow(`SELECT COUNT(*) FROM message_text`).Scan(&n)
+	if n != 1 {
+		t.Fatalf("index rows after expunge: %d", n)
+	}
+}

@@ -1,0 +1,352 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Errors of mailbox management.
+var (
+	ErrHasChildren = errors.New("store: mailbox has children")
+	ErrInbox       = errors.New("store: INBOX cannot be deleted")
+)
+
+// maxMailboxName bounds a mailbox name in bytes; deep hierarchies of long
+// names help no one and make LIST responses huge.
+const maxMailboxName = 1000
+
+// CheckMailboxName validates a UTF-8 mailbox name with '/' as the
+// hierarchy separator and returns it with INBOX in canonical case.
+func CheckMailboxName(name string) (string, error) {
+	if name == "" || len(name) > maxMailboxName || !utf8.ValidString(name) {
+		return "", fmt.Errorf("%w: mailbox name %q", ErrInvalidName, name)
+	}
+	if strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") || strings.Contains(name, "//") {
+		return "", fmt.Errorf("%w: mailbox name %q: empty hierarchy level", ErrInvalidName, name)
+	}
+	for _, r := range name {
+		// RFC 9051 §5.1: names must not contain control characters; '*'
+		// and '%' would be wildcards in LIST.
+		if unicode.IsControl(r) || r == '*' || r == '%' || r == utf8.RuneError {
+			return "", fmt.Errorf("%w: mailbox name %q: character %q not allowed", ErrInvalidName, name, r)
+		}
+	}
+	first, rest, _ := strings.Cut(name, "/")
+	if strings.EqualFold(first, "INBOX") {
+		name = "INBOX"
+		if rest != "" {
+			name += "/" + rest
+		}
+	}
+	return name, nil
+}
+
+// MailboxByID returns a mailbox by id.
+func (s *Store) MailboxByID(ctx context.Context, id int64) (Mailbox, error) {
+	m, err := scanMailbox(s.queryRow(ctx, `SELECT `+mailboxCols+` FROM mailboxes WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Mailbox{}, fmt.Errorf("%w: mailbox %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return Mailbox{}, fmt.Errorf("store: mailbox: %w", err)
+	}
+	return m, nil
+}
+
+// CreateMailbox creates a mailbox and any missing parents (RFC 9051
+// §6.3.4 lets a server create the intermediate levels). specialUse is an
+// RFC 6154 attribute such as `\Sent`, or "".
+func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specialUse string) (Mailbox, error) {
+	name, err := CheckMailboxName(name)
+	if err != nil {
+		return Mailbox{}, err
+	}
+	if name == "INBOX" {
+		return Mailbox{}, fmt.Errorf("%w: mailbox INBOX", ErrExists)
+	}
+	var id int64
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+		parts := strings.Split(name, "/")
+		for i := range parts {
+			n := strings.Join(parts[:i+1], "/")
+			var exists int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM mailboxes WHERE account_id = ? AND name = ?`, accountID, n).Scan(&exists); err != nil {
+				return fmt.Errorf("store: create mailbox: %w", err)
+			}
+			last := i == len(parts)-1
+			if exists > 0 {
+				if last {
+					return fmt.Errorf("%w: mailbox %s", ErrExists, n)
+				}
+				continue
+			}
+			use := ""
+			if last {
+				use = specialUse
+			}
+			mid, err := createMailboxTx(ctx, tx, accountID, n, use)
+			if err != nil {
+				return err
+			}
+			if last {
+				id = mid
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Mailbox{}, err
+	}
+	return s.MailboxByID(ctx, id)
+}
+
+// DeleteMailbox removes a mailbox and its messages. INBOX cannot be
+// deleted, nor a mailbox with children (RFC 9051 §6.3.5 would leave it
+// as a \Noselect placeholder; refusing is simpler and what clients
+// handle well).
+func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string) error {
+	name, err := CheckMailboxName(name)
+	if err != nil {
+		return err
+	}
+	if name == "INBOX" {
+		return ErrInbox
+	}
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+		var id int64
+		err := tx.QueryRowContext(ctx, `SELECT id FROM mailboxes WHERE account_id = ? AND name = ?`, accountID, name).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: mailbox %s", ErrNotFound, name)
+		}
+		if err != nil {
+			return fmt.Errorf("store: delete mailbox: %w", err)
+		}
+		var children int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM mailboxes WHERE account_id = ? AND substr(name, 1, ?) = ?`,
+			accountID, len(name)+1, name+"/").Scan(&children); err != nil {
+			return fmt.Errorf("store: delete mailbox: %w", err)
+		}
+		if children > 0 {
+			return fmt.Errorf("%w: %s", ErrHasChildren, name)
+		}
+		blobs, err := stringColumn(ctx, tx, `SELECT blob_id FROM messages WHERE mailbox_id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("store: delete mailbox: %w", err)
+		}
+		for _, stmt := range []string{
+			`DELETE FROM message_text WHERE rowid IN (SELECT id FROM messages WHERE mailbox_id = ?)`,
+			`DELETE FROM fts_pending WHERE message_id IN (SELECT id FROM messages WHERE mailbox_id = ?)`,
+			`DELETE FROM messages WHERE mailbox_id = ?`,
+			`DELETE FROM expunged WHERE mailbox_id = ?`,
+			`DELETE FROM mailboxes WHERE id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, stmt, id); err != nil {
+				return fmt.Errorf("store: delete mailbox: %w", err)
+			}
+		}
+		eff.changes = append(eff.changes, Change{Kind: ChangeMailbox, AccountID: accountID, MailboxID: id})
+		return unrefBlobs(ctx, tx, blobs, eff)
+	})
+}
+
+// RenameMailbox renames a mailbox and its children. Renaming INBOX moves
+// its messages into a new mailbox and leaves INBOX empty (RFC 9051
+// §6.3.6).
+func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to string) error {
+	from, err := CheckMailboxName(from)
+	if err != nil {
+		return err
+	}
+	to, err = CheckMailboxName(to)
+	if err != nil {
+		return err
+	}
+	if to == "INBOX" || strings.HasPrefix(to, from+"/") {
+		return fmt.Errorf("%w: cannot rename %s to %s", ErrInvalidName, from, to)
+	}
+	if from == "INBOX" {
+		return s.renameInbox(ctx, accountID, to)
+	}
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+		var id int64
+		err := tx.QueryRowContext(ctx, `SELECT id FROM mailboxes WHERE account_id = ? AND name = ?`, accountID, from).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: mailbox %s", ErrNotFound, from)
+		}
+		if err != nil {
+			return fmt.Errorf("store: rename mailbox: %w", err)
+		}
+		var taken int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM mailboxes WHERE account_id = ? AND (name = ? OR substr(name, 1, ?) = ?)`,
+			accountID, to, len(to)+1, to+"/").Scan(&taken); err != nil {
+			return fmt.Errorf("store: rename mailbox: %w", err)
+		}
+		if taken > 0 {
+			return fmt.Errorf("%w: mailbox %s", ErrExists, to)
+		}
+		if err := ensureParents(ctx, tx, accountID, to); err != nil {
+			return err
+		}
+		// The mailbox and its children keep their ids, UIDs and
+		// UIDVALIDITY: a rename is not a new mailbox.
+		if _, err := tx.ExecContext(ctx, `UPDATE mailboxes SET name = ? || substr(name, ?) WHERE account_id = ? AND (name = ? OR substr(name, 1, ?) = ?)`,
+			to, len(from)+1, accountID, from, len(from)+1, from+"/"); err != nil {
+			return fmt.Errorf("store: rename mailbox: %w", err)
+		}
+		eff.changes = append(eff.changes, Change{Kind: ChangeMailbox, AccountID: accountID, MailboxID: id})
+		return nil
+	})
+}
+
+// renameInbox moves every INBOX message into a new mailbox named to.
+func (s *Store) renameInbox(ctx context.Context, accountID int64, to string) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+		var inbox int64
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM mailboxes WHERE account_id = ? AND name = 'INBOX'`, accountID).Scan(&inbox); err != nil {
+			return fmt.Errorf("store: rename INBOX: %w", err)
+		}
+		var taken int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM mailboxes WHERE account_id = ? AND name = ?`, accountID, to).Scan(&taken); err != nil {
+			return fmt.Errorf("store: rename INBOX: %w", err)
+		}
+		if taken > 0 {
+			return fmt.Errorf("%w: mailbox %s", ErrExists, to)
+		}
+		if err := ensureParents(ctx, tx, accountID, to); err != nil {
+			return err
+		}
+		dst, err := createMailboxTx(ctx, tx, accountID, to, "")
+		if err != nil {
+			return err
+		}
+		uids, err := uint32Column(ctx, tx, `SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid`, inbox)
+		if err != nil {
+			return fmt.Errorf("store: rename INBOX: %w", err)
+		}
+		_, err = moveTx(ctx, tx, eff, accountID, inbox, uids, dst)
+		return err
+	})
+}
+
+// ensureParents creates the missing ancestors of name.
+func ensureParents(ctx context.Context, tx *sql.Tx, accountID int64, name string) error {
+	parts := strings.Split(name, "/")
+	for i := 1; i < len(parts); i++ {
+		n := strings.Join(parts[:i], "/")
+		var exists int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM mailboxes WHERE account_id = ? AND name = ?`, accountID, n).Scan(&exists); err != nil {
+			return fmt.Errorf("store: mailbox parents: %w", err)
+		}
+		if exists == 0 {
+			if _, err := createMailboxTx(ctx, tx, accountID, n, ""); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// SetSubscribed subscribes to or unsubscribes from a mailbox (RFC 9051
+// §6.3.7). Subscribing to a name that does not exist is refused: we keep
+// subscriptions on the mailbox rows.
+func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string, on bool) error {
+	name, err := CheckMailboxName(name)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+		res, err := tx.ExecContext(ctx, `UPDATE mailboxes SET subscribed = ? WHERE account_id = ? AND name = ?`, on, accountID, name)
+		if err != nil {
+			return fmt.Errorf("store: subscribe: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: mailbox %s", ErrNotFound, name)
+		}
+		return nil
+	})
+}
+
+// MailboxCounts returns the unseen and \Deleted message counts of a
+// mailbox (STATUS UNSEEN and DELETED).
+func (s *Store) MailboxCounts(ctx context.Context, mailboxID int64) (unseen, deleted int, err error) {
+	err = s.queryRow(ctx, `SELECT
+		COALESCE(SUM(CASE WHEN instr(' ' || flags || ' ', ' \Seen ') = 0 THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN instr(' ' || flags || ' ', ' \Deleted ') > 0 THEN 1 ELSE 0 END), 0)
+		FROM messages WHERE mailbox_id = ?`, mailboxID).Scan(&unseen, &deleted)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: mailbox counts: %w", err)
+	}
+	return unseen, deleted, nil
+}
+
+// Quota returns the bytes an account stores and its limit (0: none).
+func (s *Store) Quota(ctx context.Context, accountID int64) (used, limit int64, err error) {
+	err = s.queryRow(ctx, `SELECT COALESCE((SELECT SUM(size) FROM mailboxes WHERE account_id = a.id), 0), a.quota_bytes
+		FROM accounts a WHERE a.id = ?`, accountID).Scan(&used, &limit)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, fmt.Errorf("%w: account %d", ErrNotFound, accountID)
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: quota: %w", err)
+	}
+	return used, limit, nil
+}
+
+// SetQuota sets an account's storage limit in bytes (0: none).
+func (s *Store) SetQuota(ctx context.Context, addr string, bytes int64) error {
+	acct, err := s.AccountByAddress(ctx, addr)
+	if err != nil {
+		return err
+	}
+	if bytes < 0 {
+		return fmt.Errorf("%w: negative quota", ErrInvalidName)
+	}
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+		_, err := tx.ExecContext(ctx, `UPDATE accounts SET quota_bytes = ? WHERE id = ?`, bytes, acct.ID)
+		if err != nil {
+			return fmt.Errorf("store: set quota: %w", err)
+		}
+		return nil
+	})
+}
+
+// stringColumn runs a one-column query inside tx.
+func stringColumn(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// uint32Column runs a one-column integer query inside tx.
+func uint32Column(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]uint32, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
