@@ -22,6 +22,8 @@ import (
 	"github.com/yizhan-mail/yizhan/internal/config"
 	"github.com/yizhan-mail/yizhan/internal/connlimit"
 	"github.com/yizhan-mail/yizhan/internal/delivery"
+	"github.com/yizhan-mail/yizhan/internal/fulltext"
+	"github.com/yizhan-mail/yizhan/internal/imapserver"
 	"github.com/yizhan-mail/yizhan/internal/pop3server"
 	"github.com/yizhan-mail/yizhan/internal/router"
 	"github.com/yizhan-mail/yizhan/internal/smtpserver"
@@ -144,10 +146,33 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 			return fail(err)
 		}
 	}
-	for _, l := range []struct{ name, addr string }{{"imap", cfg.Listen.IMAP}, {"imaps", cfg.Listen.IMAPS}, {"http", cfg.Listen.HTTP}} {
-		if l.addr != "" {
-			log.Warn("listener configured but not implemented in this version", "listener", l.name, "addr", l.addr)
+	// The full-text indexer runs beside the listeners, off the SMTP path.
+	ixCtx, stopIndexer := context.WithCancel(context.Background())
+	ix := fulltext.New(st, log.With("component", "fulltext"))
+	ixDone := make(chan struct{})
+	go func() { defer close(ixDone); ix.Run(ixCtx) }()
+	defer func() { stopIndexer(); <-ixDone }()
+	if cfg.Listen.IMAP != "" || cfg.Listen.IMAPS != "" {
+		imap := imapserver.New(imapserver.Config{
+			Hostname:    cfg.Hostname,
+			TLSConfig:   tlsConf,
+			AuthLimiter: authLim,
+			ConnLimiter: connLim,
+			AppendLimit: int64(cfg.Limits.MaxMessageSize),
+			MaxErrors:   cfg.Limits.MaxErrors,
+			Indexer:     ix,
+			Logger:      log.With("listener", "imap"),
+		}, st)
+		servers = append(servers, imap)
+		if err := serve("imap", cfg.Listen.IMAP, func(ln net.Listener) error { return imap.Serve(ctx, ln) }); err != nil {
+			return fail(err)
 		}
+		if err := serve("imaps", cfg.Listen.IMAPS, func(ln net.Listener) error { return imap.ServeTLS(ctx, ln) }); err != nil {
+			return fail(err)
+		}
+	}
+	if cfg.Listen.HTTP != "" {
+		log.Warn("listener configured but not implemented in this version", "listener", "http", "addr", cfg.Listen.HTTP)
 	}
 	// Catch SIGHUP before announcing readiness: a reload requested right
 	// after the banner must not hit the default action (terminate).

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/yizhan-mail/yizhan/internal/imapmime"
 	"github.com/yizhan-mail/yizhan/internal/router"
 	"github.com/yizhan-mail/yizhan/internal/store"
 	"github.com/yizhan-mail/yizhan/internal/tracking"
@@ -59,6 +60,15 @@ func (a *Agent) Deliver(ctx context.Context, m *Message) error {
 			Address:   t.Address,
 		})
 	}
+	// Parse the structure once, now, for IMAP (ENVELOPE, BODYSTRUCTURE,
+	// sections); a message that cannot be parsed is parsed again on its
+	// first FETCH instead.
+	var mime []byte
+	if p, err := imapmime.Parse(m.Blob.Reader()); err == nil {
+		mime = p.Marshal()
+	} else {
+		a.log.Warn("cannot parse message structure", "id", m.TrackingID, "err", err)
+	}
 	now := time.Now()
 	events := []store.Event{{TrackingID: m.TrackingID, At: m.Arrived, Kind: tracking.EventReceived, Detail: m.Detail}}
 	for _, r := range rcpts {
@@ -72,6 +82,7 @@ func (a *Agent) Deliver(ctx context.Context, m *Message) error {
 		InternalDate: m.Arrived,
 		Recipients:   rcpts,
 		Events:       events,
+		MIME:         mime,
 	})
 	if err != nil {
 		return fmt.Errorf("delivery: %w", err)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -74,6 +75,15 @@ func (s *Store) NewBlob() (*Blob, error) {
 
 // ID returns the blob's id.
 func (b *Blob) ID() string { return b.id }
+
+// Reader reads back the bytes written so far (to parse the message
+// without holding a second copy).
+func (b *Blob) Reader() io.Reader {
+	if b.f != nil {
+		return io.NewSectionReader(b.f, 0, b.size)
+	}
+	return bytes.NewReader(b.buf)
+}
 
 // Size returns the bytes written so far.
 func (b *Blob) Size() int64 { return b.size }

@@ -1,0 +1,405 @@
+package imapserver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/yizhan-mail/yizhan/internal/imapmime"
+	"github.com/yizhan-mail/yizhan/internal/imapparse"
+	"github.com/yizhan-mail/yizhan/internal/store"
+	"github.com/yizhan-mail/yizhan/internal/tracking"
+)
+
+// mailboxName renders a mailbox name for a response: UTF-8 for clients
+// that enabled it, modified UTF-7 for the others (RFC 9051 §5.1.3,
+// RFC 6855 §3).
+func (s *session) mailboxName(name string) string {
+	if !s.utf8 {
+		name = imapparse.EncodeMUTF7(name)
+	}
+	return string(imapmime.AppendString(nil, name, s.utf8))
+}
+
+func (s *session) create(ctx context.Context, tag string, a *imapparse.Create) {
+	use := ""
+	if len(a.SpecialUse) > 1 {
+		s.no(tag, "[USEATTR] One special-use attribute per mailbox")
+		return
+	}
+	if len(a.SpecialUse) == 1 {
+		use = canonicalUse(a.SpecialUse[0])
+		if use == "" {
+			s.no(tag, "[USEATTR] Unknown special-use attribute")
+			return
+		}
+	}
+	if _, err := s.srv.st.CreateMailbox(ctx, s.account.ID, strings.TrimSuffix(a.Mailbox, "/"), use); err != nil {
+		s.mailboxError(tag, err)
+		return
+	}
+	s.ok(tag, "CREATE completed")
+}
+
+// canonicalUse returns the RFC 6154 attribute in its canonical case.
+func canonicalUse(u string) string {
+	for _, c := range []string{`\All`, `\Archive`, `\Drafts`, `\Flagged`, `\Junk`, `\Sent`, `\Trash`} {
+		if strings.EqualFold(u, c) {
+			return c
+		}
+	}
+	return ""
+}
+
+func (s *session) deleteCmd(ctx context.Context, tag, name string) {
+	if s.sel != nil {
+		if n, err := store.CheckMailboxName(name); err == nil && n == s.sel.mb.Name {
+			s.unselect()
+		}
+	}
+	if err := s.srv.st.DeleteMailbox(ctx, s.account.ID, name); err != nil {
+		s.mailboxError(tag, err)
+		return
+	}
+	s.ok(tag, "DELETE completed")
+}
+
+func (s *session) rename(ctx context.Context, tag, from, to string) {
+	if err := s.srv.st.RenameMailbox(ctx, s.account.ID, from, to); err != nil {
+		s.mailboxError(tag, err)
+		return
+	}
+	if s.sel != nil {
+		if mb, err := s.srv.st.MailboxByID(ctx, s.sel.mb.ID); err == nil {
+			s.sel.mb.Name = mb.Name
+		}
+	}
+	s.update(ctx, true)
+	s.ok(tag, "RENAME completed")
+}
+
+func (s *session) subscribe(ctx context.Context, tag, name string, on bool) {
+	if err := s.srv.st.SetSubscribed(ctx, s.account.ID, name, on); err != nil {
+		s.mailboxError(tag, err)
+		return
+	}
+	s.ok(tag, map[bool]string{true: "SUBSCRIBE", false: "UNSUBSCRIBE"}[on]+" completed")
+}
+
+// patternRegexp compiles a LIST pattern: '*' matches anything, '%'
+// anything but the separator (RFC 9051 §6.3.9). INBOX matches in any
+// case.
+func patternRegexp(ref, pat string) *regexp.Regexp {
+	full := pat
+	if ref != "" && !strings.HasPrefix(pat, "/") {
+		full = strings.TrimSuffix(ref, "/") + "/" + pat
+		if strings.HasSuffix(ref, "/") {
+			full = ref + pat
+		}
+	}
+	var b strings.Builder
+	b.WriteString("^")
+	if len(full) >= 5 && strings.EqualFold(full[:5], "INBOX") && (len(full) == 5 || full[5] == '/' || full[5] == '*' || full[5] == '%') {
+		b.WriteString("INBOX")
+		full = full[5:]
+	}
+	for _, r := range full {
+		switch r {
+		case '*':
+			b.WriteString(".*")
+		case '%':
+			b.WriteString("[^/]*")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteString("$")
+	return regexp.MustCompile(b.String())
+}
+
+// list answers LIST (with RFC 5258 LIST-EXTENDED, RFC 6154 SPECIAL-USE
+// and RFC 5819 LIST-STATUS) and LSUB.
+func (s *session) list(ctx context.Context, tag string, lsub bool, a *imapparse.List) {
+	if !lsub && len(a.Patterns) == 1 && a.Patterns[0] == "" && !a.Extended {
+		// RFC 9051 §6.3.9: the hierarchy delimiter and root.
+		s.untagged(`LIST (\Noselect) "/" ""`)
+		s.ok(tag, "LIST completed")
+		return
+	}
+	mbs, err := s.srv.st.Mailboxes(ctx, s.account.ID)
+	if err != nil {
+		s.mailboxError(tag, err)
+		return
+	}
+	names := map[string]bool{}
+	for _, m := range mbs {
+		names[m.Name] = true
+	}
+	hasChildren := func(n string) bool {
+		for _, m := range mbs {
+			if strings.HasPrefix(m.Name, n+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	var res []*regexp.Regexp
+	for _, p := range a.Patterns {
+		res = append(res, patternRegexp(a.Reference, p))
+	}
+	match := func(n string) bool {
+		for _, re := range res {
+			if re.MatchString(n) {
+				return true
+			}
+		}
+		return false
+	}
+	cmdName := "LIST"
+	if lsub {
+		cmdName = "LSUB"
+	}
+	for _, m := range mbs {
+		if !match(m.Name) {
+			continue
+		}
+		subscribedOnly := lsub || a.SelectSubscribed
+		if subscribedOnly && !m.Subscribed {
+			continue
+		}
+		if a.SelectSpecialUse && m.SpecialUse == "" {
+			continue
+		}
+		var attrs []string
+		if !lsub {
+			if hasChildren(m.Name) {
+				attrs = append(attrs, `\HasChildren`)
+			} else {
+				attrs = append(attrs, `\HasNoChildren`)
+			}
+			if m.SpecialUse != "" { // RFC 6154 §2: shown whether asked for or not
+				attrs = append(attrs, m.SpecialUse)
+			}
+			if m.Subscribed && (a.ReturnSubscribed || a.SelectSubscribed) {
+				attrs = append(attrs, `\Subscribed`)
+			}
+		}
+		s.untagged(fmt.Sprintf(`%s (%s) "/" %s`, cmdName, strings.Join(attrs, " "), s.mailboxName(m.Name)))
+		if len(a.ReturnStatus) > 0 {
+			s.statusLine(ctx, m, a.ReturnStatus)
+		}
+	}
+	s.ok(tag, cmdName+" completed")
+}
+
+// status answers STATUS (RFC 9051 §6.3.11, RFC 8438 SIZE, RFC 7162
+// HIGHESTMODSEQ).
+func (s *session) status(ctx context.Context, tag string, a *imapparse.Status) {
+	name, err := store.CheckMailboxName(a.Mailbox)
+	if err != nil {
+		s.mailboxError(tag, err)
+		return
+	}
+	mb, err := s.srv.st.MailboxByName(ctx, s.account.ID, name)
+	if err != nil {
+		s.mailboxError(tag, err)
+		return
+	}
+	if !s.statusLine(ctx, mb, a.Items) {
+		s.bad(tag, "Unknown STATUS item")
+		return
+	}
+	s.ok(tag, "STATUS completed")
+}
+
+func (s *session) statusLine(ctx context.Context, mb store.Mailbox, items []string) bool {
+	var unseen, deleted int
+	if slices.Contains(items, "UNSEEN") || slices.Contains(items, "DELETED") {
+		var err error
+		unseen, deleted, err = s.srv.st.MailboxCounts(ctx, mb.ID)
+		if err != nil {
+			s.log.Error("status counts", "err", err)
+		}
+	}
+	var out []string
+	for _, it := range items {
+		var v int64
+		switch it {
+		case "MESSAGES":
+			v = int64(mb.Messages)
+		case "UIDNEXT":
+			v = int64(mb.UIDNext)
+		case "UIDVALIDITY":
+			v = int64(mb.UIDValidity)
+		case "UNSEEN":
+			v = int64(unseen)
+		case "DELETED":
+			v = int64(deleted)
+		case "SIZE":
+			v = mb.Size
+		case "HIGHESTMODSEQ":
+			v = mb.HighestModSeq
+		case "RECENT":
+			v = 0 // IMAP4rev1 only; we keep no \Recent (RFC 9051 removed it)
+		default:
+			return false
+		}
+		out = append(out, it+" "+itoa(v))
+	}
+	s.untagged("STATUS " + s.mailboxName(mb.Name) + " (" + strings.Join(out, " ") + ")")
+	return true
+}
+
+// appendCmd stores a message (RFC 9051 §6.3.12) and answers with
+// APPENDUID (RFC 4315).
+func (s *session) appendCmd(ctx context.Context, tag string, a *imapparse.Append) {
+	name, err := store.CheckMailboxName(a.Mailbox)
+	if err != nil {
+		s.mailboxError(tag, err)
+		return
+	}
+	mb, err := s.srv.st.MailboxByName(ctx, s.account.ID, name)
+	if err != nil {
+		s.no(tag, "[TRYCREATE] No such mailbox")
+		return
+	}
+	if int64(len(a.Message)) > s.srv.cfg.AppendLimit {
+		s.no(tag, "[TOOBIG] Message exceeds APPENDLIMIT")
+		return
+	}
+	if used, limit, err := s.srv.st.Quota(ctx, s.account.ID); err == nil && limit > 0 && used+int64(len(a.Message)) > limit {
+		s.log.Info("APPEND refused: over quota", "used", used, "limit", limit)
+		s.no(tag, "[OVERQUOTA] Storage quota exceeded")
+		return
+	}
+	part, err := imapmime.Parse(bytes.NewReader(a.Message))
+	if err != nil {
+		s.no(tag, "[PARSE] Cannot parse message")
+		return
+	}
+	blob, err := s.srv.st.NewBlob()
+	if err != nil {
+		s.mailboxError(tag, err)
+		return
+	}
+	if _, err := blob.Write(a.Message); err != nil {
+		blob.Abort()
+		s.mailboxError(tag, err)
+		return
+	}
+	date := time.Now()
+	if a.HasDate {
+		date = a.Date
+	}
+	var flags []string
+	for _, f := range a.Flags {
+		if !hasFlag(flags, f) {
+			flags = append(flags, f)
+		}
+	}
+	id := tracking.NewID()
+	out, err := s.srv.st.Deliver(ctx, &store.Delivery{
+		Blob:         blob,
+		TrackingID:   id,
+		InternalDate: date,
+		MIME:         part.Marshal(),
+		Recipients:   []store.Recipient{{AccountID: s.account.ID, Mailbox: mb.Name, Flags: flags, Address: s.account.Address}},
+		Events: []store.Event{{TrackingID: id, At: time.Now(), Kind: tracking.EventDelivered,
+			Detail: map[string]any{"recipient": s.account.Address, "mailbox": mb.Name, "via": "imap-append"}}},
+	})
+	if err != nil {
+		s.mailboxError(tag, err)
+		return
+	}
+	s.update(ctx, true)
+	s.ok(tag, fmt.Sprintf("[APPENDUID %d %d] APPEND completed", mb.UIDValidity, out[0].UID))
+}
+
+// quota answers RFC 9208 GETQUOTA/GETQUOTAROOT; limits are set by the
+// operator, so SETQUOTA is refused.
+func (s *session) quota(ctx context.Context, tag string, cmd *imapparse.Command) {
+	used, limit, err := s.srv.st.Quota(ctx, s.account.ID)
+	if err != nil {
+		s.mailboxError(tag, err)
+		return
+	}
+	res := ""
+	if limit > 0 {
+		// RFC 9208 §5.1: STORAGE is in units of 1024 octets.
+		res = fmt.Sprintf("STORAGE %d %d", (used+1023)/1024, limit/1024)
+	}
+	switch cmd.Name {
+	case "SETQUOTA":
+		s.no(tag, "[NOPERM] Quotas are set by the operator")
+		return
+	case "GETQUOTAROOT":
+		a := cmd.Args.(*imapparse.MailboxArg)
+		s.untagged("QUOTAROOT " + s.mailboxName(a.Mailbox) + ` ""`)
+	case "GETQUOTA":
+		a := cmd.Args.(*imapparse.Quota)
+		if a.Root != "" {
+			s.no(tag, "[NONEXISTENT] No such quota root")
+			return
+		}
+	}
+	s.untagged(`QUOTA "" (` + res + ")")
+	s.ok(tag, cmd.Name+" completed")
+}
+
+// idle waits for changes and announces them until the client says DONE
+// (RFC 2177), the autologout timer ends, or the server shuts down.
+func (s *session) idle(ctx context.Context, tag string) {
+	s.update(ctx, true)
+	s.line("+ idling")
+	if s.flush() != nil {
+		s.state = stateLogout
+		return
+	}
+	done := make(chan error, 1)
+	_ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.IdleTimeout))
+	go func() {
+		line, err := s.r.ReadLine()
+		if err == nil && !strings.EqualFold(string(line), "DONE") {
+			err = errBadIdle
+		}
+		done <- err
+	}()
+	var ready <-chan struct{}
+	if s.watcher != nil {
+		ready = s.watcher.Ready()
+	}
+	for {
+		select {
+		case err := <-done:
+			_ = s.conn.SetReadDeadline(time.Time{})
+			if err == errBadIdle {
+				s.bad(tag, "Expected DONE")
+				return
+			}
+			if err != nil {
+				if s.closing.Load() {
+					s.untagged("BYE [UNAVAILABLE] Server shutting down")
+				}
+				s.state = stateLogout
+				return
+			}
+			s.update(ctx, true)
+			s.ok(tag, "IDLE terminated")
+			return
+		case <-ready:
+			s.update(ctx, true)
+			if s.flush() != nil {
+				s.state = stateLogout
+				return
+			}
+		case <-s.wake:
+			// Shutdown set the read deadline; the reader returns.
+		}
+	}
+}
+
+var errBadIdle = fmt.Errorf("imapserver: expected DONE")

@@ -1,0 +1,511 @@
+package imapserver
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net/mail"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/charset"
+
+	"github.com/yizhan-mail/yizhan/internal/imapmime"
+	"github.com/yizhan-mail/yizhan/internal/imapparse"
+	"github.com/yizhan-mail/yizhan/internal/imapsort"
+	"github.com/yizhan-mail/yizhan/internal/store"
+)
+
+// wordDecoder decodes RFC 2047 encoded words in any charset go-message
+// knows, for SEARCH on header values.
+var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
+
+// searchNeeds says what evaluating a key needs beyond flags and sizes.
+type searchNeeds struct {
+	mime   bool                          // envelope fields (FROM, SUBJECT, SENT*...)
+	header bool                          // raw header (HEADER field)
+	text   map[*imapparse.SearchKey]bool // BODY/TEXT keys answered by the index
+}
+
+func collectNeeds(k *imapparse.SearchKey, n *searchNeeds) {
+	switch k.Op {
+	case "FROM", "TO", "CC", "BCC", "SUBJECT", "SENTBEFORE", "SENTON", "SENTSINCE":
+		n.mime = true
+	case "HEADER":
+		n.mime, n.header = true, true
+	case "BODY", "TEXT":
+		n.text[k] = true
+	}
+	for _, c := range k.Children {
+		collectNeeds(c, n)
+	}
+}
+
+// evalCtx is one message under evaluation.
+type evalCtx struct {
+	s      *session
+	ctx    context.Context
+	seq    uint32
+	max    uint32 // highest sequence number
+	maxUID uint32
+	m      *store.Message
+	root   *imapmime.Part
+	header []byte
+	text   map[*imapparse.SearchKey]map[uint32]bool
+}
+
+// runSearch evaluates key over the selected mailbox and returns the
+// matching messages in UID order.
+func (s *session) runSearch(ctx context.Context, key *imapparse.SearchKey) ([]store.Message, error) {
+	needs := searchNeeds{text: map[*imapparse.SearchKey]bool{}}
+	collectNeeds(key, &needs)
+	text := map[*imapparse.SearchKey]map[uint32]bool{}
+	if len(needs.text) > 0 && s.srv.cfg.Indexer != nil {
+		if err := s.srv.cfg.Indexer.Sync(ctx, s.sel.mb.ID); err != nil {
+			return nil, err
+		}
+	}
+	for k := range needs.text {
+		field := "body"
+		if k.Op == "TEXT" {
+			field = "text"
+		}
+		hits, err := s.srv.st.SearchText(ctx, s.sel.mb.ID, field, k.Value)
+		if err != nil {
+			return nil, err
+		}
+		text[k] = hits
+	}
+	msgs, err := s.loadMessages(ctx, s.sel.uids, needs.mime)
+	if err != nil {
+		return nil, err
+	}
+	e := &evalCtx{s: s, ctx: ctx, max: uint32(len(s.sel.uids)), text: text}
+	if n := len(s.sel.uids); n > 0 {
+		e.maxUID = s.sel.uids[n-1]
+	}
+	var out []store.Message
+	for i := range msgs {
+		e.m = &msgs[i]
+		e.seq = uint32(s.sel.seqOf(e.m.UID))
+		e.root, e.header = nil, nil
+		if needs.mime {
+			if e.root, err = s.structure(ctx, e.m); err != nil {
+				return nil, err
+			}
+		}
+		if needs.header {
+			e.header = s.readHeader(ctx, e.m, e.root)
+		}
+		if e.match(key) {
+			out = append(out, *e.m)
+		}
+	}
+	return out, nil
+}
+
+// readHeader returns a message's top-level header bytes.
+func (s *session) readHeader(ctx context.Context, m *store.Message, root *imapmime.Part) []byte {
+	d, err := s.srv.st.OpenMessageAt(ctx, *m)
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	n := root.BodyStart
+	buf := make([]byte, n)
+	k, _ := d.ReadAt(buf, 0)
+	return buf[:k]
+}
+
+func (e *evalCtx) match(k *imapparse.SearchKey) bool {
+	m := e.m
+	switch k.Op {
+	case "ALL", "OLD":
+		return true
+	case "NEW", "RECENT":
+		return false // no \Recent (RFC 9051 removed it)
+	case "AND":
+		for _, c := range k.Children {
+			if !e.match(c) {
+				return false
+			}
+		}
+		return true
+	case "OR":
+		for _, c := range k.Children {
+			if e.match(c) {
+				return true
+			}
+		}
+		return false
+	case "NOT":
+		return len(k.Children) == 1 && !e.match(k.Children[0])
+	case "SEQSET":
+		if k.Set.Dollar {
+			return slices.Contains(e.s.sel.saved, m.UID)
+		}
+		return k.Set.Contains(e.seq, e.max)
+	case "UID":
+		if k.Set.Dollar {
+			return slices.Contains(e.s.sel.saved, m.UID)
+		}
+		return k.Set.Contains(m.UID, e.maxUID)
+	case "ANSWERED":
+		return hasFlag(m.Flags, `\Answered`)
+	case "DELETED":
+		return hasFlag(m.Flags, `\Deleted`)
+	case "DRAFT":
+		return hasFlag(m.Flags, `\Draft`)
+	case "FLAGGED":
+		return hasFlag(m.Flags, `\Flagged`)
+	case "SEEN":
+		return hasFlag(m.Flags, `\Seen`)
+	case "UNANSWERED":
+		return !hasFlag(m.Flags, `\Answered`)
+	case "UNDELETED":
+		return !hasFlag(m.Flags, `\Deleted`)
+	case "UNDRAFT":
+		return !hasFlag(m.Flags, `\Draft`)
+	case "UNFLAGGED":
+		return !hasFlag(m.Flags, `\Flagged`)
+	case "UNSEEN":
+		return !hasFlag(m.Flags, `\Seen`)
+	case "KEYWORD":
+		return hasFlag(m.Flags, k.Value)
+	case "UNKEYWORD":
+		return !hasFlag(m.Flags, k.Value)
+	case "LARGER":
+		return m.Size > k.Number
+	case "SMALLER":
+		return m.Size < k.Number
+	case "MODSEQ":
+		return m.ModSeq >= int64(k.ModSeq)
+	case "BEFORE":
+		return dayOf(m.InternalDate).Before(dayOf(k.Date))
+	case "ON":
+		return dayOf(m.InternalDate).Equal(dayOf(k.Date))
+	case "SINCE":
+		return !dayOf(m.InternalDate).Before(dayOf(k.Date))
+	case "SENTBEFORE", "SENTON", "SENTSINCE":
+		sent, ok := e.sentDate()
+		if !ok {
+			return false
+		}
+		switch k.Op {
+		case "SENTBEFORE":
+			return dayOf(sent).Before(dayOf(k.Date))
+		case "SENTON":
+			return dayOf(sent).Equal(dayOf(k.Date))
+		}
+		return !dayOf(sent).Before(dayOf(k.Date))
+	case "FROM", "TO", "CC", "BCC", "SUBJECT":
+		return containsFold(e.envelopeField(k.Op), k.Value)
+	case "HEADER":
+		return headerContains(e.header, k.Field, k.Value)
+	case "BODY", "TEXT":
+		return e.text[k][m.UID]
+	}
+	return false
+}
+
+// dayOf drops the time of day: date comparisons in SEARCH disregard time
+// and timezone (RFC 9051 §6.4.4).
+func dayOf(t time.Time) time.Time {
+	y, mo, d := t.Date()
+	return time.Date(y, mo, d, 0, 0, 0, 0, time.UTC)
+}
+
+func (e *evalCtx) sentDate() (time.Time, bool) {
+	if e.root == nil || e.root.Envelope == nil || e.root.Envelope.Date == "" {
+		return time.Time{}, false
+	}
+	t, err := mail.ParseDate(e.root.Envelope.Date)
+	return t, err == nil
+}
+
+// envelopeField returns a header's value as text to search in.
+func (e *evalCtx) envelopeField(op string) string {
+	if e.root == nil || e.root.Envelope == nil {
+		return ""
+	}
+	env := e.root.Envelope
+	switch op {
+	case "SUBJECT":
+		return decodeWords(env.Subject)
+	case "FROM":
+		return addrText(env.From)
+	case "TO":
+		return addrText(env.To)
+	case "CC":
+		return addrText(env.Cc)
+	case "BCC":
+		return addrText(env.Bcc)
+	}
+	return ""
+}
+
+func decodeWords(s string) string {
+	if d, err := wordDecoder.DecodeHeader(s); err == nil {
+		return d
+	}
+	return s
+}
+
+func addrText(l []imapmime.Address) string {
+	var b strings.Builder
+	for _, a := range l {
+		b.WriteString(decodeWords(a.Name))
+		b.WriteString(" <")
+		b.WriteString(a.Mailbox)
+		b.WriteString("@")
+		b.WriteString(a.Host)
+		b.WriteString("> ")
+	}
+	return b.String()
+}
+
+// containsFold is a case-insensitive substring test (i;unicode-casemap
+// in spirit, RFC 9051 §6.4.4).
+func containsFold(hay, needle string) bool {
+	return strings.Contains(strings.ToLower(hay), strings.ToLower(needle))
+}
+
+// headerContains reports whether a header has field with a value
+// containing needle ("" matches any message with the field).
+func headerContains(header []byte, field, needle string) bool {
+	var cur strings.Builder
+	matchField := func(line string) bool {
+		name, val, ok := strings.Cut(line, ":")
+		return ok && strings.EqualFold(strings.TrimSpace(name), field) && containsFold(decodeWords(strings.TrimSpace(val)), needle)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(header))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		l := strings.TrimRight(sc.Text(), "\r")
+		if l == "" {
+			break
+		}
+		if (l[0] == ' ' || l[0] == '\t') && cur.Len() > 0 {
+			cur.WriteString(l)
+			continue
+		}
+		if cur.Len() > 0 && matchField(cur.String()) {
+			return true
+		}
+		cur.Reset()
+		cur.WriteString(l)
+	}
+	return cur.Len() > 0 && matchField(cur.String())
+}
+
+// search answers SEARCH and UID SEARCH, with ESEARCH (RFC 4731) and
+// SEARCHRES (RFC 5182).
+func (s *session) search(ctx context.Context, tag string, uidCmd bool, a *imapparse.Search) {
+	msgs, err := s.runSearch(ctx, a.Key)
+	if err != nil {
+		s.log.Error("search", "err", err)
+		s.no(tag, "[SERVERBUG] Search failed")
+		return
+	}
+	usesModSeq := keyUses(a.Key, "MODSEQ")
+	if usesModSeq {
+		s.condstore = true
+	}
+	var nums []uint32
+	var maxMod int64
+	for _, m := range msgs {
+		if uidCmd {
+			nums = append(nums, m.UID)
+		} else {
+			nums = append(nums, uint32(s.sel.seqOf(m.UID)))
+		}
+		maxMod = max(maxMod, m.ModSeq)
+	}
+	ret := a.Return
+	esearch := a.HasReturn || s.rev2
+	if esearch && len(ret) == 0 {
+		ret = []string{"ALL"}
+	}
+	if slices.Contains(ret, "SAVE") {
+		s.sel.saved = s.sel.saved[:0]
+		for _, m := range msgs {
+			s.sel.saved = append(s.sel.saved, m.UID)
+		}
+		if len(ret) == 1 {
+			// RFC 5182 §2.4: SAVE alone returns no ESEARCH.
+			s.update(ctx, uidCmd)
+			s.ok(tag, "SEARCH completed, result saved")
+			return
+		}
+	}
+	if !esearch {
+		l := "SEARCH"
+		for _, n := range nums {
+			l += " " + strconv.FormatUint(uint64(n), 10)
+		}
+		if usesModSeq && len(nums) > 0 {
+			l += fmt.Sprintf(" (MODSEQ %d)", maxMod)
+		}
+		s.untagged(l)
+	} else {
+		l := `ESEARCH (TAG "` + tag + `")`
+		if uidCmd {
+			l += " UID"
+		}
+		for _, r := range ret {
+			switch r {
+			case "MIN":
+				if len(nums) > 0 {
+					l += " MIN " + strconv.FormatUint(uint64(slices.Min(nums)), 10)
+				}
+			case "MAX":
+				if len(nums) > 0 {
+					l += " MAX " + strconv.FormatUint(uint64(slices.Max(nums)), 10)
+				}
+			case "COUNT":
+				l += " COUNT " + strconv.Itoa(len(nums))
+			case "ALL":
+				if len(nums) > 0 {
+					l += " ALL " + imapparse.FormatUIDs(nums)
+				}
+			}
+		}
+		if usesModSeq && len(nums) > 0 {
+			l += fmt.Sprintf(" MODSEQ %d", maxMod)
+		}
+		s.untagged(l)
+	}
+	s.update(ctx, uidCmd)
+	s.ok(tag, "SEARCH completed")
+}
+
+func keyUses(k *imapparse.SearchKey, op string) bool {
+	if k.Op == op {
+		return true
+	}
+	for _, c := range k.Children {
+		if keyUses(c, op) {
+			return true
+		}
+	}
+	return false
+}
+
+// sortMsgs builds what SORT and THREAD need of the matched messages.
+func (s *session) sortMsgs(ctx context.Context, msgs []store.Message, withRefs bool) []imapsort.Msg {
+	out := make([]imapsort.Msg, 0, len(msgs))
+	for i := range msgs {
+		m := &msgs[i]
+		sm := imapsort.Msg{Seq: uint32(s.sel.seqOf(m.UID)), UID: m.UID, Arrival: m.InternalDate, Size: m.Size}
+		root, err := s.structure(ctx, m)
+		if err == nil && root.Envelope != nil {
+			env := root.Envelope
+			sm.Subject = env.Subject
+			if t, err := mail.ParseDate(env.Date); err == nil {
+				sm.Date = t
+			}
+			sm.From = rawAddr(env.From)
+			sm.To = rawAddr(env.To)
+			sm.Cc = rawAddr(env.Cc)
+			sm.MessageID = env.MessageID
+			sm.InReplyTo = env.InReplyTo
+			if withRefs {
+				sm.References = headerValue(s.readHeader(ctx, m, root), "References")
+			}
+		}
+		out = append(out, sm)
+	}
+	return out
+}
+
+func rawAddr(l []imapmime.Address) string {
+	if len(l) == 0 {
+		return ""
+	}
+	a := l[0]
+	return a.Name + " <" + a.Mailbox + "@" + a.Host + ">"
+}
+
+// headerValue returns the unfolded value of the first field named name.
+func headerValue(header []byte, name string) string {
+	r := bufio.NewReader(bytes.NewReader(header))
+	var val strings.Builder
+	in := false
+	for {
+		line, err := r.ReadString('\n')
+		l := strings.TrimRight(line, "\r\n")
+		if l == "" && err == nil {
+			break
+		}
+		if in {
+			if len(l) > 0 && (l[0] == ' ' || l[0] == '\t') {
+				val.WriteString(l)
+			} else {
+				return strings.TrimSpace(val.String())
+			}
+		} else if n, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(n), name) {
+			in = true
+			val.WriteString(v)
+		}
+		if err == io.EOF || err != nil {
+			break
+		}
+	}
+	return strings.TrimSpace(val.String())
+}
+
+// sortCmd answers SORT and UID SORT (RFC 5256 §3).
+func (s *session) sortCmd(ctx context.Context, tag string, uidCmd bool, a *imapparse.Sort) {
+	msgs, err := s.runSearch(ctx, a.Key)
+	if err != nil {
+		s.log.Error("sort", "err", err)
+		s.no(tag, "[SERVERBUG] Sort failed")
+		return
+	}
+	var crit []imapsort.Criterion
+	for _, c := range a.Criteria {
+		crit = append(crit, imapsort.Criterion{Key: c.Key, Reverse: c.Reverse})
+	}
+	sorted := imapsort.Sort(s.sortMsgs(ctx, msgs, false), crit)
+	l := "SORT"
+	for _, m := range sorted {
+		n := m.Seq
+		if uidCmd {
+			n = m.UID
+		}
+		l += " " + strconv.FormatUint(uint64(n), 10)
+	}
+	s.untagged(l)
+	s.update(ctx, uidCmd)
+	s.ok(tag, "SORT completed")
+}
+
+// threadCmd answers THREAD and UID THREAD (RFC 5256 §4).
+func (s *session) threadCmd(ctx context.Context, tag string, uidCmd bool, a *imapparse.Thread) {
+	alg := strings.ToUpper(a.Algorithm)
+	if alg != "REFERENCES" && alg != "ORDEREDSUBJECT" {
+		s.bad(tag, "Unsupported threading algorithm")
+		return
+	}
+	msgs, err := s.runSearch(ctx, a.Key)
+	if err != nil {
+		s.log.Error("thread", "err", err)
+		s.no(tag, "[SERVERBUG] Thread failed")
+		return
+	}
+	sm := s.sortMsgs(ctx, msgs, alg == "REFERENCES")
+	var roots []*imapsort.Node
+	if alg == "REFERENCES" {
+		roots = imapsort.ThreadReferences(sm)
+	} else {
+		roots = imapsort.ThreadOrderedSubject(sm)
+	}
+	s.untagged("THREAD " + string(imapsort.AppendThreads(nil, roots, uidCmd)))
+	s.update(ctx, uidCmd)
+	s.ok(tag, "THREAD completed")
+}

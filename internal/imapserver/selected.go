@@ -1,0 +1,384 @@
+package imapserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/yizhan-mail/yizhan/internal/imapparse"
+	"github.com/yizhan-mail/yizhan/internal/store"
+)
+
+// selected is a session's view of its selected mailbox. Sequence number n
+// is uids[n-1]; the view changes only when the session announces the
+// change (EXISTS, EXPUNGE/VANISHED), so numbers never shift under a
+// client between announcements (RFC 9051 §7.5.1).
+type selected struct {
+	mb       store.Mailbox
+	readOnly bool
+	uids     []uint32
+	// ownFlags are flag changes this session made and already answered
+	// itself: the feed's echo of them is not repeated (uid -> modseq).
+	ownFlags map[uint32]int64
+	// pending holds feed changes not yet announced (expunges wait for a
+	// point where the client allows them).
+	pending []store.Change
+	// saved is the SEARCHRES result ($, RFC 5182), as UIDs.
+	saved []uint32
+}
+
+// seqOf returns the sequence number of uid, or 0.
+func (m *selected) seqOf(uid uint32) int {
+	i, ok := slices.BinarySearch(m.uids, uid)
+	if !ok {
+		return 0
+	}
+	return i + 1
+}
+
+func (s *session) mailboxError(tag string, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.no(tag, "[NONEXISTENT] No such mailbox")
+	case errors.Is(err, store.ErrExists):
+		s.no(tag, "[ALREADYEXISTS] Mailbox already exists")
+	case errors.Is(err, store.ErrInvalidName):
+		s.no(tag, "[CANNOT] Invalid mailbox name")
+	case errors.Is(err, store.ErrHasChildren):
+		s.no(tag, "[HASCHILDREN] Mailbox has children; delete them first")
+	case errors.Is(err, store.ErrInbox):
+		s.no(tag, "[CANNOT] INBOX cannot be deleted")
+	case errors.Is(err, store.ErrOverQuota):
+		s.no(tag, "[OVERQUOTA] Storage quota exceeded")
+	default:
+		s.log.Error("store error", "err", err)
+		s.no(tag, "[SERVERBUG] Internal error")
+	}
+}
+
+// selectCmd opens a mailbox (RFC 9051 §6.3.2), with CONDSTORE and QRESYNC
+// parameters (RFC 7162 §3.1.8, §3.2.5).
+func (s *session) selectCmd(ctx context.Context, tag string, readOnly bool, a *imapparse.Select) {
+	if s.sel != nil {
+		// RFC 7162 §3.2.11: the old mailbox is closed first.
+		s.unselect()
+		if s.qresync {
+			s.untagged("OK [CLOSED] Previous mailbox closed")
+		}
+	}
+	if a.QResync != nil && !s.qresync {
+		s.bad(tag, "QRESYNC parameter without ENABLE QRESYNC")
+		return
+	}
+	name, err := store.CheckMailboxName(a.Mailbox)
+	if err != nil {
+		s.mailboxError(tag, err)
+		return
+	}
+	mb, err := s.srv.st.MailboxByName(ctx, s.account.ID, name)
+	if err != nil {
+		s.mailboxError(tag, err)
+		return
+	}
+	uids, err := s.srv.st.UIDs(ctx, mb.ID)
+	if err != nil {
+		s.mailboxError(tag, err)
+		return
+	}
+	// Changes committed while we read are in the watcher and will be
+	// applied with the next update; drop the ones already in uids.
+	if a.CondStore {
+		s.condstore = true
+	}
+	sel := &selected{mb: mb, readOnly: readOnly, uids: uids, ownFlags: map[uint32]int64{}}
+	s.sel = sel
+	s.state = stateSelected
+	s.discardStale()
+
+	s.untagged("FLAGS (" + systemFlags + prefixAll(mb.Keywords) + ")")
+	s.untagged(fmt.Sprintf("%d EXISTS", len(uids)))
+	if !s.rev2 {
+		s.untagged("0 RECENT")
+		if unseenSeq := s.firstUnseen(ctx); unseenSeq > 0 {
+			s.untagged(fmt.Sprintf("OK [UNSEEN %d] First unseen", unseenSeq))
+		}
+	}
+	s.untagged(fmt.Sprintf("OK [UIDVALIDITY %d] UIDs valid", mb.UIDValidity))
+	s.untagged(fmt.Sprintf("OK [UIDNEXT %d] Predicted next UID", mb.UIDNext))
+	if readOnly {
+		s.untagged("OK [PERMANENTFLAGS ()] Read-only mailbox")
+	} else {
+		s.untagged("OK [PERMANENTFLAGS (" + systemFlags + prefixAll(mb.Keywords) + ` \*)] Flags permitted`)
+	}
+	s.untagged(fmt.Sprintf("OK [HIGHESTMODSEQ %d] Highest", mb.HighestModSeq))
+	s.untagged(`LIST () "/" ` + s.mailboxName(mb.Name))
+	if q := a.QResync; q != nil && q.UIDValidity == mb.UIDValidity {
+		s.qresyncSelect(ctx, q)
+	}
+	if readOnly {
+		s.ok(tag, "[READ-ONLY] EXAMINE completed")
+	} else {
+		s.ok(tag, "[READ-WRITE] SELECT completed")
+	}
+}
+
+// discardStale drops feed changes for the selected mailbox that the
+// freshly loaded view already reflects.
+func (s *session) discardStale() {
+	if s.watcher == nil {
+		return
+	}
+	for _, c := range s.watcher.Take() {
+		if s.sel == nil || c.MailboxID != s.sel.mb.ID {
+			continue
+		}
+		s.sel.pending = append(s.sel.pending, c)
+	}
+	// Keep only changes newer than what we read: new UIDs beyond the
+	// view, expunges of UIDs still in it, flags of any (harmless).
+	last := uint32(0)
+	if n := len(s.sel.uids); n > 0 {
+		last = s.sel.uids[n-1]
+	}
+	s.sel.pending = slices.DeleteFunc(s.sel.pending, func(c store.Change) bool {
+		switch c.Kind {
+		case store.ChangeNew:
+			return c.UID <= last
+		case store.ChangeExpunge:
+			return s.sel.seqOf(c.UID) == 0
+		}
+		return false
+	})
+}
+
+// qresyncSelect answers SELECT (QRESYNC ...) (RFC 7162 §3.2.5.1):
+// VANISHED (EARLIER) for UIDs expunged since the client's MODSEQ, then
+// FETCH for messages changed since it.
+func (s *session) qresyncSelect(ctx context.Context, q *imapparse.QResync) {
+	mbID := s.sel.mb.ID
+	vanished, err := s.srv.st.VanishedSince(ctx, mbID, int64(q.ModSeq))
+	if err != nil {
+		s.log.Error("vanished", "err", err)
+		return
+	}
+	if q.KnownUIDs != nil {
+		max := uint32(0)
+		if n := len(s.sel.uids); n > 0 {
+			max = s.sel.uids[n-1]
+		}
+		vanished = slices.DeleteFunc(vanished, func(u uint32) bool { return !q.KnownUIDs.Contains(u, max) })
+	}
+	if len(vanished) > 0 {
+		s.untagged("VANISHED (EARLIER) " + imapparse.FormatUIDs(vanished))
+	}
+	changed, err := s.srv.st.ChangedSince(ctx, mbID, int64(q.ModSeq))
+	if err != nil {
+		s.log.Error("changed since", "err", err)
+		return
+	}
+	for _, m := range changed {
+		if seq := s.sel.seqOf(m.UID); seq > 0 {
+			s.untagged(fmt.Sprintf("%d FETCH (UID %d FLAGS (%s) MODSEQ (%d))", seq, m.UID, flagList(m.Flags), m.ModSeq))
+		}
+	}
+}
+
+func (s *session) firstUnseen(ctx context.Context) int {
+	if len(s.sel.uids) == 0 {
+		return 0
+	}
+	msgs, err := s.srv.st.MessageRange(ctx, s.sel.mb.ID, s.sel.uids[0], s.sel.uids[len(s.sel.uids)-1], false)
+	if err != nil {
+		return 0
+	}
+	for _, m := range msgs {
+		if !hasFlag(m.Flags, `\Seen`) {
+			return s.sel.seqOf(m.UID)
+		}
+	}
+	return 0
+}
+
+func (s *session) unselect() {
+	s.sel = nil
+	if s.state == stateSelected {
+		s.state = stateAuth
+	}
+}
+
+// closeCmd expunges silently and unselects (RFC 9051 §6.4.1).
+func (s *session) closeCmd(ctx context.Context, tag string) {
+	if !s.sel.readOnly {
+		if _, err := s.srv.st.ExpungeDeleted(ctx, s.sel.mb.ID, nil); err != nil {
+			s.mailboxError(tag, err)
+			return
+		}
+	}
+	s.unselect()
+	s.ok(tag, "CLOSE completed")
+}
+
+// expunge runs EXPUNGE and UID EXPUNGE (RFC 4315 §2.1).
+func (s *session) expunge(ctx context.Context, tag string, cmd *imapparse.Command) {
+	if s.sel.readOnly {
+		s.no(tag, "[READ-ONLY] Mailbox is read-only")
+		return
+	}
+	var only []uint32
+	if cmd.UID {
+		a, ok := cmd.Args.(*imapparse.Expunge)
+		if !ok || a.Set == nil {
+			s.bad(tag, "UID EXPUNGE needs a UID set")
+			return
+		}
+		only = s.resolve(*a.Set, true)
+		if only == nil {
+			only = []uint32{}
+		}
+	}
+	if _, err := s.srv.st.ExpungeDeleted(ctx, s.sel.mb.ID, only); err != nil {
+		s.mailboxError(tag, err)
+		return
+	}
+	s.update(ctx, true)
+	mb, err := s.srv.st.MailboxByID(ctx, s.sel.mb.ID)
+	if err == nil && s.condstore {
+		s.ok(tag, fmt.Sprintf("[HIGHESTMODSEQ %d] EXPUNGE completed", mb.HighestModSeq))
+		return
+	}
+	s.ok(tag, "EXPUNGE completed")
+}
+
+// update announces the changes other sessions (or this one) committed to
+// the selected mailbox. allowExpunge is false while a FETCH, STORE or
+// SEARCH by sequence number completes (RFC 9051 §7.5.1): expunges then
+// wait, and so do new messages behind them, so numbering stays right.
+func (s *session) update(ctx context.Context, allowExpunge bool) {
+	if s.watcher == nil {
+		return
+	}
+	changes := s.watcher.Take()
+	if s.sel == nil {
+		return
+	}
+	for _, c := range changes {
+		if c.MailboxID == s.sel.mb.ID {
+			s.sel.pending = append(s.sel.pending, c)
+		}
+	}
+	if len(s.sel.pending) == 0 {
+		return
+	}
+	sel := s.sel
+	exists := len(sel.uids)
+	var vanished []uint32
+	rest := sel.pending[:0]
+	blocked := false
+	for _, c := range sel.pending {
+		if blocked {
+			rest = append(rest, c)
+			continue
+		}
+		switch c.Kind {
+		case store.ChangeNew:
+			if n := len(sel.uids); n > 0 && c.UID <= sel.uids[n-1] {
+				continue // already in the view
+			}
+			sel.uids = append(sel.uids, c.UID)
+		case store.ChangeExpunge:
+			seq := sel.seqOf(c.UID)
+			if seq == 0 {
+				continue
+			}
+			if !allowExpunge {
+				blocked = true
+				rest = append(rest, c)
+				continue
+			}
+			if exists != len(sel.uids) {
+				// New messages before this expunge: announce them first.
+				s.untagged(fmt.Sprintf("%d EXISTS", len(sel.uids)))
+			}
+			sel.uids = slices.Delete(sel.uids, seq-1, seq)
+			exists = len(sel.uids)
+			if s.qresync {
+				vanished = append(vanished, c.UID)
+			} else {
+				s.untagged(fmt.Sprintf("%d EXPUNGE", seq))
+			}
+		case store.ChangeFlags:
+			if ms, ok := sel.ownFlags[c.UID]; ok && ms >= c.ModSeq {
+				delete(sel.ownFlags, c.UID)
+				continue
+			}
+			seq := sel.seqOf(c.UID)
+			if seq == 0 {
+				continue
+			}
+			l := fmt.Sprintf("%d FETCH (FLAGS (%s)", seq, flagList(c.Flags))
+			if s.condstore || s.qresync {
+				l += fmt.Sprintf(" UID %d MODSEQ (%d)", c.UID, c.ModSeq)
+			}
+			s.untagged(l + ")")
+		case store.ChangeMailbox:
+			// Renamed or deleted under us: the view stays; the next
+			// command on it reports what the store says.
+		}
+	}
+	if len(vanished) > 0 {
+		s.untagged("VANISHED " + imapparse.FormatUIDs(vanished))
+	}
+	if exists != len(sel.uids) {
+		s.untagged(fmt.Sprintf("%d EXISTS", len(sel.uids)))
+	}
+	sel.pending = rest
+}
+
+// resolve turns a sequence or UID set into the UIDs of messages in the
+// view, ascending. `$` is the saved search result.
+func (s *session) resolve(set imapparse.SeqSet, uid bool) []uint32 {
+	sel := s.sel
+	var out []uint32
+	if set.Dollar {
+		for _, u := range sel.saved {
+			if sel.seqOf(u) > 0 {
+				out = append(out, u)
+			}
+		}
+		return out
+	}
+	n := len(sel.uids)
+	if n == 0 {
+		return nil
+	}
+	if uid {
+		max := sel.uids[n-1]
+		for _, u := range sel.uids {
+			if set.Contains(u, max) {
+				out = append(out, u)
+			}
+		}
+		return out
+	}
+	for i, u := range sel.uids {
+		if set.Contains(uint32(i+1), uint32(n)) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// systemFlags are the RFC 9051 §2.3.2 flags a client may set.
+const systemFlags = `\Answered \Flagged \Deleted \Seen \Draft`
+
+// flagList joins flags for a parenthesised list.
+func flagList(flags []string) string { return strings.Join(flags, " ") }
+
+func hasFlag(flags []string, f string) bool {
+	return slices.ContainsFunc(flags, func(x string) bool { return strings.EqualFold(x, f) })
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,227 @@
+// Package imapserver speaks IMAP4rev2 (RFC 9051) and IMAP4rev1 (RFC 3501)
+// with the extensions modern clients rely on for synchronisation and push:
+// CONDSTORE/QRESYNC (RFC 7162), IDLE (RFC 2177), UIDPLUS, MOVE,
+// SPECIAL-USE, LIST-EXTENDED/LIST-STATUS, ESEARCH/SEARCHRES, SORT/THREAD,
+// BINARY, COMPRESS=DEFLATE, QUOTA and UTF8=ACCEPT.
+//
+// Sessions read and write the store directly and learn of every change
+// (SMTP delivery, another IMAP session, a POP3 deletion) from the store's
+// change feed, which publishes after each commit; each session keeps its
+// own view of the selected mailbox (the UID list behind sequence numbers)
+// and brings it up to date only where RFC 9051 §7.5.1 allows.
+package imapserver
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/yizhan-mail/yizhan/internal/acceptloop"
+	"github.com/yizhan-mail/yizhan/internal/authlimit"
+	"github.com/yizhan-mail/yizhan/internal/connlimit"
+	"github.com/yizhan-mail/yizhan/internal/store"
+)
+
+// Defaults for zero Config fields.
+const (
+	// defaultIdleTimeout is RFC 9051 §5.4's autologout timer: "at least
+	// 30 minutes".
+	defaultIdleTimeout = 30 * time.Minute
+	// defaultAppendLimit matches the default max_message_size.
+	defaultAppendLimit = 50 << 20
+	// defaultMaxErrors is how many BADs a session may draw before it is
+	// closed: plenty for a confused client, few for a scanner.
+	defaultMaxErrors = 50
+	// handshakeTimeout bounds a TLS handshake.
+	handshakeTimeout = 30 * time.Second
+	// preAuthTimeout bounds the time to log in (RFC 9051 §5.4 allows a
+	// shorter timer before authentication).
+	preAuthTimeout = 2 * time.Minute
+)
+
+// ErrServerClosed is returned by Serve and ServeTLS after Shutdown.
+var ErrServerClosed = errors.New("imapserver: server closed")
+
+// Indexer brings a mailbox's full-text index up to date before a BODY or
+// TEXT search.
+type Indexer interface {
+	Sync(ctx context.Context, mailboxID int64) error
+}
+
+// Config configures a Server.
+type Config struct {
+	Hostname    string             // name in the greeting
+	TLSConfig   *tls.Config        // STARTTLS and implicit TLS; nil: no login possible
+	AuthLimiter *authlimit.Limiter // failed-login throttle shared with SMTP and POP3; nil = none
+	ConnLimiter *connlimit.Limiter // concurrent connection cap; nil = unlimited
+	IdleTimeout time.Duration      // autologout; IDLE may last until it; default 30 minutes
+	AppendLimit int64              // largest message APPEND accepts (APPENDLIMIT); default 50 MiB
+	MaxErrors   int                // BAD responses before the session is closed
+	Indexer     Indexer            // full-text indexer; nil: BODY/TEXT search what is indexed
+	Logger      *slog.Logger
+}
+
+// Server is an IMAP server over one store.
+type Server struct {
+	cfg Config
+	st  *store.Store
+	log *slog.Logger
+
+	mu        sync.Mutex
+	closing   bool
+	listeners map[net.Listener]struct{}
+	sessions  map[*session]struct{}
+	wg        sync.WaitGroup
+}
+
+// New returns a Server.
+func New(cfg Config, st *store.Store) *Server {
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = defaultIdleTimeout
+	}
+	if cfg.AppendLimit <= 0 {
+		cfg.AppendLimit = defaultAppendLimit
+	}
+	if cfg.MaxErrors <= 0 {
+		cfg.MaxErrors = defaultMaxErrors
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{
+		cfg:       cfg,
+		st:        st,
+		log:       cfg.Logger.With("proto", "imap"),
+		listeners: map[net.Listener]struct{}{},
+		sessions:  map[*session]struct{}{},
+	}
+	if cfg.TLSConfig == nil {
+		s.log.Warn("no TLS configuration: STARTTLS and imaps unavailable, so nobody can log in")
+	}
+	return s
+}
+
+// Serve accepts plain connections (port 143) that must STARTTLS before
+// logging in (LOGINDISABLED, RFC 9051 §6.2.3).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, false)
+}
+
+// ServeTLS accepts implicit-TLS connections (port 993, RFC 8314).
+func (s *Server) ServeTLS(ctx context.Context, ln net.Listener) error {
+	if s.cfg.TLSConfig == nil {
+		ln.Close()
+		return errors.New("imapserver: ServeTLS needs Config.TLSConfig")
+	}
+	return s.serve(ctx, ln, true)
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, implicitTLS bool) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+	log := s.log.With("listener", ln.Addr().String(), "implicit_tls", implicitTLS)
+	return acceptloop.Run(ctx, ln, log, s.isClosing, ErrServerClosed, func(c net.Conn) {
+		s.startSession(ctx, c, implicitTLS)
+	})
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+func (s *Server) startSession(ctx context.Context, c net.Conn, implicitTLS bool) {
+	ip := connlimit.AddrOf(c)
+	var release func()
+	if l := s.cfg.ConnLimiter; l != nil {
+		rel, ok, perIP := l.Acquire(ip)
+		if !ok {
+			s.log.Warn("connection refused: too many connections", "client_ip", ip.String(), "per_ip", perIP)
+			if !implicitTLS {
+				_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				_, _ = c.Write([]byte("* BYE [UNAVAILABLE] Too many connections, try again later\r\n"))
+			}
+			c.Close()
+			return
+		}
+		release = rel
+	}
+	sess := newSession(s, c, ip, implicitTLS)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		c.Close()
+		if release != nil {
+			release()
+		}
+		return
+	}
+	s.sessions[sess] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			delete(s.sessions, sess)
+			s.mu.Unlock()
+			if release != nil {
+				release()
+			}
+		}()
+		sess.run(ctx)
+	}()
+}
+
+// Shutdown stops accepting, tells every session BYE at its next command
+// boundary (sessions in IDLE at once), and waits for them until ctx ends,
+// then closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	for sess := range s.sessions {
+		sess.shutdown()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for sess := range s.sessions {
+			sess.conn.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+func newSessionID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,580 @@
+package imapserver
+
+import (
+	"bufio"
+	"bytes"
+	"compress/flate"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/yizhan-mail/yizhan/internal/imapparse"
+	"github.com/yizhan-mail/yizhan/internal/store"
+)
+
+// state is the RFC 9051 §3 connection state.
+type state int
+
+const (
+	stateNotAuth state = iota
+	stateAuth
+	stateSelected
+	stateLogout
+)
+
+// session is one client connection.
+type session struct {
+	srv         *Server
+	conn        net.Conn // current transport (TLS once negotiated)
+	ip          netip.Addr
+	implicitTLS bool
+	tls         bool
+	log         *slog.Logger
+
+	br   *bufio.Reader
+	r    *imapparse.Reader
+	bw   *bufio.Writer
+	fw   *flate.Writer // COMPRESS=DEFLATE, RFC 4978
+	errs int
+
+	state   state
+	account store.Account
+	watcher *store.Watcher
+
+	// Enabled extensions (RFC 5161 ENABLE) and what they switch on.
+	rev2      bool // IMAP4rev2 behaviour
+	utf8      bool // UTF8=ACCEPT: mailbox names and strings as UTF-8
+	condstore bool // CONDSTORE in use: MODSEQ in FETCH responses
+	qresync   bool // QRESYNC enabled: VANISHED instead of EXPUNGE
+
+	sel *selected // the selected mailbox, in stateSelected
+
+	closing atomic.Bool // server shutdown asked
+	wake    chan struct{}
+}
+
+func newSession(srv *Server, c net.Conn, ip netip.Addr, implicitTLS bool) *session {
+	return &session{
+		srv:         srv,
+		conn:        c,
+		ip:          ip,
+		implicitTLS: implicitTLS,
+		log:         srv.log.With("session", newSessionID(), "client_ip", ip.String()),
+		wake:        make(chan struct{}, 1),
+	}
+}
+
+// shutdown asks the session to end at its next command boundary.
+func (s *session) shutdown() {
+	s.closing.Store(true)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	// Unblock a read waiting for the next command.
+	_ = s.conn.SetReadDeadline(time.Now())
+}
+
+func (s *session) limits() imapparse.Limits {
+	return imapparse.Limits{MaxLine: 64 << 10, MaxLiteral: 64 << 10, MaxAppend: s.srv.cfg.AppendLimit, MaxNesting: 32}
+}
+
+// setTransport installs c (after TLS) as the connection, dropping any
+// bytes buffered from the old one.
+func (s *session) setTransport(c net.Conn) {
+	s.conn = c
+	s.br = bufio.NewReaderSize(c, 16<<10)
+	s.bw = bufio.NewWriterSize(c, 16<<10)
+	s.newReader()
+}
+
+func (s *session) newReader() {
+	s.r = imapparse.NewReader(s.br, s.sendContinuation, s.limits())
+	s.r.SetUTF8(s.utf8)
+}
+
+func (s *session) sendContinuation() error {
+	s.bw.WriteString("+ Ready for literal data\r\n")
+	return s.flush()
+}
+
+// flush sends everything written so far.
+func (s *session) flush() error {
+	if err := s.bw.Flush(); err != nil {
+		return err
+	}
+	if s.fw != nil {
+		return s.fw.Flush()
+	}
+	return nil
+}
+
+func (s *session) run(ctx context.Context) {
+	defer func() {
+		if s.watcher != nil {
+			s.watcher.Close()
+		}
+		s.conn.Close()
+	}()
+	if s.implicitTLS {
+		tc := tls.Server(s.conn, s.srv.cfg.TLSConfig)
+		_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			s.log.Info("TLS handshake failed", "err", err)
+			return
+		}
+		_ = tc.SetDeadline(time.Time{})
+		s.tls = true
+		s.setTransport(tc)
+	} else {
+		s.setTransport(s.conn)
+	}
+	s.log.Debug("connected", "tls", s.tls)
+	s.untagged("OK [CAPABILITY " + s.capabilities() + "] " + s.srv.cfg.Hostname + " Yizhan IMAP ready")
+	if s.flush() != nil {
+		return
+	}
+	for s.state != stateLogout {
+		if s.closing.Load() || ctx.Err() != nil {
+			s.untagged("BYE [UNAVAILABLE] Server shutting down")
+			_ = s.flush()
+			return
+		}
+		timeout := s.srv.cfg.IdleTimeout
+		if s.state == stateNotAuth {
+			timeout = preAuthTimeout
+		}
+		_ = s.conn.SetReadDeadline(time.Now().Add(timeout))
+		cmd, err := s.r.ReadCommand()
+		if err != nil {
+			if !s.readError(err) {
+				return
+			}
+			continue
+		}
+		_ = s.conn.SetReadDeadline(time.Time{})
+		s.dispatch(ctx, cmd)
+		if s.flush() != nil {
+			return
+		}
+		if s.errs >= s.srv.cfg.MaxErrors {
+			s.log.Warn("too many errors, closing")
+			s.untagged("BYE Too many errors")
+			_ = s.flush()
+			return
+		}
+	}
+}
+
+// readError answers a command that could not be read and says whether
+// the session goes on.
+func (s *session) readError(err error) bool {
+	var pe *imapparse.ParseError
+	var tb *imapparse.TooBigError
+	var bc *imapparse.BadCharsetError
+	switch {
+	case errors.As(err, &pe):
+		s.errs++
+		tag := pe.Tag
+		if tag == "" {
+			tag = "*"
+		}
+		s.log.Info("syntax error", "tag", tag, "err", pe.Msg)
+		s.line(tag + " BAD " + pe.Msg)
+		return s.flush() == nil
+	case errors.As(err, &tb):
+		s.errs++
+		tag := tb.Tag
+		if tag == "" {
+			tag = "*"
+		}
+		if tb.Append {
+			s.log.Info("APPEND refused: over APPENDLIMIT", "limit", s.srv.cfg.AppendLimit)
+			s.line(tag + " NO [TOOBIG] Message exceeds the APPENDLIMIT of " + fmt.Sprint(s.srv.cfg.AppendLimit) + " bytes")
+		} else {
+			s.log.Info("literal too big")
+			s.line(tag + " BAD Literal too big")
+		}
+		return s.flush() == nil
+	case errors.As(err, &bc):
+		s.line(bc.Tag + " NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset")
+		return s.flush() == nil
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		if s.closing.Load() {
+			s.untagged("BYE [UNAVAILABLE] Server shutting down")
+		} else {
+			s.log.Info("autologout: idle timeout")
+			s.untagged("BYE Autologout; idle for too long")
+		}
+		_ = s.flush()
+		return false
+	}
+	if !errors.Is(err, io.EOF) {
+		s.log.Info("read failed", "err", err)
+	}
+	return false
+}
+
+// line writes one response line.
+func (s *session) line(l string) {
+	s.bw.WriteString(l)
+	s.bw.WriteString("\r\n")
+}
+
+// untagged writes "* " + l.
+func (s *session) untagged(l string) {
+	s.bw.WriteString("* ")
+	s.line(l)
+}
+
+func (s *session) ok(tag, text string)  { s.line(tag + " OK " + text) }
+func (s *session) no(tag, text string)  { s.line(tag + " NO " + text) }
+func (s *session) bad(tag, text string) { s.errs++; s.line(tag + " BAD " + text) }
+
+// capabilities lists what this session may use now (RFC 9051 §7.2.2).
+func (s *session) capabilities() string {
+	c := []string{"IMAP4rev1", "IMAP4rev2"}
+	if s.state == stateNotAuth {
+		if !s.tls && s.srv.cfg.TLSConfig != nil {
+			c = append(c, "STARTTLS")
+		}
+		if !s.tls {
+			c = append(c, "LOGINDISABLED")
+		} else {
+			c = append(c, "AUTH=PLAIN")
+		}
+	}
+	c = append(c, "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
+		"MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "ESEARCH",
+		"SEARCHRES", "CONDSTORE", "QRESYNC", "STATUS=SIZE", fmt.Sprintf("APPENDLIMIT=%d", s.srv.cfg.AppendLimit),
+		"BINARY", "UTF8=ACCEPT", "QUOTA", "QUOTA=RES-STORAGE", "SORT", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT")
+	if s.fw == nil {
+		c = append(c, "COMPRESS=DEFLATE")
+	}
+	return strings.Join(c, " ")
+}
+
+// dispatch runs one command.
+func (s *session) dispatch(ctx context.Context, cmd *imapparse.Command) {
+	tag := cmd.Tag
+	// Commands valid in any state.
+	switch cmd.Name {
+	case "CAPABILITY":
+		s.untagged("CAPABILITY " + s.capabilities())
+		s.ok(tag, "CAPABILITY completed")
+		return
+	case "NOOP":
+		s.update(ctx, true)
+		s.ok(tag, "NOOP completed")
+		return
+	case "LOGOUT":
+		s.untagged("BYE Logging out")
+		s.ok(tag, "LOGOUT completed")
+		s.state = stateLogout
+		return
+	case "ID":
+		// RFC 2971: answer with who we are; the client's parameters are
+		// only logged.
+		if a, ok := cmd.Args.(*imapparse.ID); ok && a.Params != nil {
+			s.log.Debug("client id", "params", a.Params)
+		}
+		s.untagged(`ID ("name" "Yizhan" "vendor" "yizhan-mail")`)
+		s.ok(tag, "ID completed")
+		return
+	}
+	switch s.state {
+	case stateNotAuth:
+		switch cmd.Name {
+		case "STARTTLS":
+			s.starttls(ctx, tag)
+		case "LOGIN":
+			a := cmd.Args.(*imapparse.Login)
+			s.login(ctx, tag, a.User, a.Password)
+		case "AUTHENTICATE":
+			s.authenticate(ctx, tag, cmd.Args.(*imapparse.Authenticate))
+		default:
+			s.bad(tag, "Log in first, or command unknown: "+cmd.Name)
+		}
+		return
+	}
+	// Authenticated or selected.
+	switch cmd.Name {
+	case "STARTTLS", "LOGIN", "AUTHENTICATE":
+		s.bad(tag, "Already authenticated")
+	case "ENABLE":
+		s.enable(tag, cmd.Args.(*imapparse.Enable))
+	case "COMPRESS":
+		s.compress(tag, cmd.Args.(*imapparse.Compress))
+	case "NAMESPACE":
+		// RFC 2342: one personal namespace, "/" separator.
+		s.untagged(`NAMESPACE (("" "/")) NIL NIL`)
+		s.ok(tag, "NAMESPACE completed")
+	case "SELECT", "EXAMINE":
+		s.selectCmd(ctx, tag, cmd.Name == "EXAMINE", cmd.Args.(*imapparse.Select))
+	case "CREATE":
+		s.create(ctx, tag, cmd.Args.(*imapparse.Create))
+	case "DELETE":
+		s.deleteCmd(ctx, tag, cmd.Args.(*imapparse.MailboxArg).Mailbox)
+	case "RENAME":
+		a := cmd.Args.(*imapparse.Rename)
+		s.rename(ctx, tag, a.From, a.To)
+	case "SUBSCRIBE", "UNSUBSCRIBE":
+		s.subscribe(ctx, tag, cmd.Args.(*imapparse.MailboxArg).Mailbox, cmd.Name == "SUBSCRIBE")
+	case "LIST", "LSUB":
+		s.list(ctx, tag, cmd.Name == "LSUB", cmd.Args.(*imapparse.List))
+	case "STATUS":
+		s.status(ctx, tag, cmd.Args.(*imapparse.Status))
+	case "APPEND":
+		s.appendCmd(ctx, tag, cmd.Args.(*imapparse.Append))
+	case "IDLE":
+		s.idle(ctx, tag)
+	case "GETQUOTA", "GETQUOTAROOT", "SETQUOTA":
+		s.quota(ctx, tag, cmd)
+	default:
+		if s.state != stateSelected {
+			if selectedOnly[cmd.Name] {
+				s.bad(tag, "No mailbox selected")
+			} else {
+				s.bad(tag, "Unknown command "+cmd.Name)
+			}
+			return
+		}
+		s.dispatchSelected(ctx, cmd)
+	}
+}
+
+// selectedOnly are the commands of the selected state (RFC 9051 §6.4).
+var selectedOnly = map[string]bool{
+	"CHECK": true, "CLOSE": true, "UNSELECT": true, "EXPUNGE": true, "SEARCH": true, "FETCH": true,
+	"STORE": true, "COPY": true, "MOVE": true, "SORT": true, "THREAD": true,
+}
+
+func (s *session) dispatchSelected(ctx context.Context, cmd *imapparse.Command) {
+	tag := cmd.Tag
+	switch cmd.Name {
+	case "CHECK":
+		s.update(ctx, true)
+		s.ok(tag, "CHECK completed")
+	case "CLOSE":
+		s.closeCmd(ctx, tag)
+	case "UNSELECT":
+		s.unselect()
+		s.ok(tag, "UNSELECT completed")
+	case "EXPUNGE":
+		s.expunge(ctx, tag, cmd)
+	case "SEARCH":
+		s.search(ctx, tag, cmd.UID, cmd.Args.(*imapparse.Search))
+	case "SORT":
+		s.sortCmd(ctx, tag, cmd.UID, cmd.Args.(*imapparse.Sort))
+	case "THREAD":
+		s.threadCmd(ctx, tag, cmd.UID, cmd.Args.(*imapparse.Thread))
+	case "FETCH":
+		s.fetch(ctx, tag, cmd.UID, cmd.Args.(*imapparse.Fetch))
+	case "STORE":
+		s.store(ctx, tag, cmd.UID, cmd.Args.(*imapparse.Store))
+	case "COPY", "MOVE":
+		s.copyMove(ctx, tag, cmd.UID, cmd.Name == "MOVE", cmd.Args.(*imapparse.Copy))
+	default:
+		s.bad(tag, "Unknown command "+cmd.Name)
+	}
+}
+
+// starttls upgrades the connection (RFC 9051 §6.2.1). Bytes the client
+// pipelined after STARTTLS are dropped before the handshake, so nothing
+// sent in clear is taken as said under TLS.
+func (s *session) starttls(ctx context.Context, tag string) {
+	if s.tls || s.srv.cfg.TLSConfig == nil {
+		s.bad(tag, "TLS not available")
+		return
+	}
+	if s.br.Buffered() > 0 {
+		s.log.Warn("discarding input pipelined after STARTTLS", "bytes", s.br.Buffered())
+	}
+	s.ok(tag, "Begin TLS negotiation now")
+	if s.flush() != nil {
+		s.state = stateLogout
+		return
+	}
+	tc := tls.Server(s.conn, s.srv.cfg.TLSConfig)
+	_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		s.log.Info("STARTTLS handshake failed", "err", err)
+		s.state = stateLogout
+		return
+	}
+	_ = tc.SetDeadline(time.Time{})
+	s.tls = true
+	s.setTransport(tc)
+}
+
+// loginAllowed refuses passwords over a connection without TLS.
+func (s *session) loginAllowed(tag string) bool {
+	if !s.tls {
+		s.no(tag, "[PRIVACYREQUIRED] Use STARTTLS first; no passwords in clear")
+		return false
+	}
+	return true
+}
+
+func (s *session) login(ctx context.Context, tag, user, pass string) {
+	if !s.loginAllowed(tag) {
+		return
+	}
+	s.checkCredentials(ctx, tag, user, pass)
+}
+
+// authenticate runs SASL PLAIN (RFC 4616) with or without an initial
+// response (RFC 4959).
+func (s *session) authenticate(ctx context.Context, tag string, a *imapparse.Authenticate) {
+	if !strings.EqualFold(a.Mechanism, "PLAIN") {
+		s.no(tag, "Unsupported authentication mechanism")
+		return
+	}
+	if !s.loginAllowed(tag) {
+		return
+	}
+	resp := a.InitialResponse
+	if !a.HasInitial {
+		s.line("+ ")
+		if s.flush() != nil {
+			s.state = stateLogout
+			return
+		}
+		line, err := s.r.ReadLine()
+		if err != nil {
+			s.state = stateLogout
+			return
+		}
+		if string(line) == "*" {
+			s.bad(tag, "Authentication cancelled")
+			return
+		}
+		resp, err = base64.StdEncoding.DecodeString(string(line))
+		if err != nil {
+			s.bad(tag, "Invalid base64")
+			return
+		}
+	}
+	parts := bytes.Split(resp, []byte{0})
+	if len(parts) != 3 {
+		s.bad(tag, "Invalid PLAIN response")
+		return
+	}
+	authz, user, pass := string(parts[0]), string(parts[1]), string(parts[2])
+	if authz != "" && !strings.EqualFold(authz, user) {
+		s.no(tag, "[AUTHORIZATIONFAILED] Cannot act as another user")
+		return
+	}
+	s.checkCredentials(ctx, tag, user, pass)
+}
+
+func (s *session) checkCredentials(ctx context.Context, tag, user, pass string) {
+	lim := s.srv.cfg.AuthLimiter
+	if lim != nil && !lim.Allowed(s.ip) {
+		s.log.Warn("login refused: too many failures from this address", "user", user)
+		s.no(tag, "[UNAVAILABLE] Too many failed logins; try again later")
+		return
+	}
+	acct, err := s.srv.st.Authenticate(ctx, user, pass)
+	if err != nil {
+		if lim != nil {
+			lim.Failure(s.ip)
+		}
+		if errors.Is(err, store.ErrAuthFailed) {
+			s.log.Info("login failed", "user", user)
+			s.no(tag, "[AUTHENTICATIONFAILED] Invalid credentials")
+		} else {
+			s.log.Error("login failed", "user", user, "err", err)
+			s.no(tag, "[UNAVAILABLE] Temporary failure")
+		}
+		return
+	}
+	if lim != nil {
+		lim.Success(s.ip)
+	}
+	s.account = acct
+	s.state = stateAuth
+	s.watcher = s.srv.st.Watch(acct.ID)
+	s.log = s.log.With("user", acct.Address)
+	s.log.Info("logged in", "tls", s.tls)
+	s.ok(tag, "[CAPABILITY "+s.capabilities()+"] Logged in")
+}
+
+// enable switches on extensions (RFC 5161).
+func (s *session) enable(tag string, a *imapparse.Enable) {
+	var on []string
+	for _, c := range a.Caps {
+		switch strings.ToUpper(c) {
+		case "IMAP4REV2":
+			if !s.rev2 {
+				s.rev2 = true
+				s.setUTF8()
+				on = append(on, "IMAP4rev2")
+			}
+		case "UTF8=ACCEPT":
+			if !s.utf8 {
+				s.setUTF8()
+				on = append(on, "UTF8=ACCEPT")
+			}
+		case "CONDSTORE":
+			if !s.condstore {
+				s.condstore = true
+				on = append(on, "CONDSTORE")
+			}
+		case "QRESYNC":
+			if !s.qresync {
+				s.qresync, s.condstore = true, true
+				on = append(on, "QRESYNC")
+			}
+		}
+	}
+	s.untagged("ENABLED" + prefixAll(on))
+	s.ok(tag, "ENABLE completed")
+}
+
+func (s *session) setUTF8() {
+	s.utf8 = true
+	s.r.SetUTF8(true)
+}
+
+func prefixAll(l []string) string {
+	if len(l) == 0 {
+		return ""
+	}
+	return " " + strings.Join(l, " ")
+}
+
+// compress starts DEFLATE in both directions (RFC 4978).
+func (s *session) compress(tag string, a *imapparse.Compress) {
+	if !strings.EqualFold(a.Mechanism, "DEFLATE") {
+		s.bad(tag, "Unknown compression mechanism")
+		return
+	}
+	if s.fw != nil {
+		s.no(tag, "[COMPRESSIONACTIVE] Already compressing")
+		return
+	}
+	s.ok(tag, "DEFLATE active")
+	if s.flush() != nil {
+		s.state = stateLogout
+		return
+	}
+	// Raw DEFLATE (RFC 1951) both ways; a modest level keeps CPU low,
+	// as RFC 4978 §4 suggests for servers.
+	fw, _ := flate.NewWriter(s.conn, 5)
+	s.fw = fw
+	s.bw = bufio.NewWriterSize(fw, 16<<10)
+	s.br = bufio.NewReaderSize(flate.NewReader(s.br), 16<<10)
+	s.newReader()
+}
