@@ -1,0 +1,426 @@
+package imapmime
+
+import (
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"mime"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/emersion/go-message/charset"
+	"golang.org/x/text/encoding/unicode"
+)
+
+// errFull stops copying once the text budget is spent.
+var errFull = errors.New("imapmime: text budget spent")
+
+// textSink collects output up to a byte budget, cutting at a UTF-8
+// character boundary.
+type textSink struct {
+	b    strings.Builder
+	left int  // bytes still allowed; <0 means no limit
+	full bool // the budget is spent
+}
+
+func (s *textSink) Write(p []byte) (int, error) {
+	if s.full {
+		return 0, errFull
+	}
+	if s.left >= 0 && len(p) > s.left {
+		n := s.left
+		for n > 0 && !utf8.RuneStart(p[n]) {
+			n--
+		}
+		s.b.Write(p[:n])
+		s.left, s.full = 0, true
+		return n, errFull
+	}
+	s.b.Write(p)
+	if s.left >= 0 {
+		s.left -= len(p)
+	}
+	return len(p), nil
+}
+
+func (s *textSink) WriteString(t string) {
+	_, _ = s.Write([]byte(t)) // errFull is checked through s.full
+}
+
+// take returns what was collected and starts afresh, keeping the budget.
+func (s *textSink) take() string {
+	t := s.b.String()
+	s.b.Reset()
+	return t
+}
+
+// Text returns decoded UTF-8 text of the message for a full-text index:
+// headers holds the Subject, From, To, Cc and Bcc values with RFC 2047
+// encoded words decoded (RFC 2047 §6) and charsets converted, one per
+// line; body holds every text/* part not marked as an attachment (RFC 2183
+// §2.2), transfer-decoded and converted to UTF-8, HTML reduced to its text
+// (tags, comments, script and style dropped, entities decoded), followed
+// by the same for encapsulated messages. At most maxBytes bytes are
+// returned in all (headers first); maxBytes <= 0 means no limit. Parts in
+// an unknown transfer encoding or charset are skipped or kept as bytes;
+// only read errors are returned.
+func Text(r io.ReaderAt, root *Part, maxBytes int) (headers, body string, err error) {
+	s := &textSink{left: maxBytes}
+	if maxBytes <= 0 {
+		s.left = -1
+	}
+	// 8-bit header text without encoded words is most often in the body's
+	// charset; it is the best guess for converting it.
+	fallback := root.Param("charset")
+	writeHeaderText(s, root.Envelope, fallback)
+	headers = s.take()
+	if err := writeBodyText(s, r, root); err != nil {
+		return "", "", err
+	}
+	return headers, s.take(), nil
+}
+
+// writeHeaderText writes the searchable header fields of env.
+func writeHeaderText(s *textSink, env *Envelope, fallback string) {
+	if env == nil {
+		return
+	}
+	if env.Subject != "" {
+		s.WriteString(decodeHeader(env.Subject, fallback))
+		s.WriteString("\n")
+	}
+	for _, list := range [...][]Address{env.From, env.To, env.Cc, env.Bcc} {
+		if t := addressText(list, fallback); t != "" {
+			s.WriteString(t)
+			s.WriteString("\n")
+		}
+	}
+}
+
+// addressText formats a list as "Name <mailbox@host>, ..." with names
+// decoded.
+func addressText(list []Address, fallback string) string {
+	var b strings.Builder
+	for _, a := range list {
+		if a.IsGroupEnd() {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		if a.IsGroupStart() {
+			b.WriteString(decodeHeader(a.Mailbox, fallback))
+			b.WriteString(":")
+			continue
+		}
+		if a.Name != "" {
+			b.WriteString(decodeHeader(a.Name, fallback))
+			b.WriteString(" <")
+		}
+		b.WriteString(a.Mailbox)
+		b.WriteString("@")
+		b.WriteString(a.Host)
+		if a.Name != "" {
+			b.WriteString(">")
+		}
+	}
+	return strings.ToValidUTF8(b.String(), "\uFFFD")
+}
+
+// decodeHeader decodes RFC 2047 encoded words; raw 8-bit text that is not
+// UTF-8 (RFC 6532) is converted from the fallback charset.
+func decodeHeader(raw, fallback string) string {
+	dec := mime.WordDecoder{CharsetReader: charset.Reader}
+	s, err := dec.DecodeHeader(raw)
+	if err != nil {
+		s = raw
+	}
+	if !utf8.ValidString(s) {
+		s = toUTF8(fallback, []byte(s))
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// readErr remembers a read error of the stored message, to tell it from a
+// decoder complaining about bad content.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
+}
+
+// writeBodyText walks the tree in order and writes the text of each text
+// part; it returns only read errors.
+func writeBodyText(s *textSink, r io.ReaderAt, p *Part) error {
+	if s.full {
+		return nil
+	}
+	switch {
+	case p.isMultipart():
+		for _, c := range p.Parts {
+			if err := writeBodyText(s, r, c); err != nil {
+				return err
+			}
+		}
+	case p.Message != nil:
+		// A forwarded message's subject and senders are searchable too.
+		writeHeaderText(s, p.Message.Envelope, p.Message.Param("charset"))
+		return writeBodyText(s, r, p.Message)
+	case p.Type == "text" && p.Disposition != "attachment":
+		body, _, err := byteRange(r, p.BodyStart, p.End)
+		if err != nil {
+			return err
+		}
+		raw := &readErr{r: body}
+		d, err := decodeStream(raw, p.Encoding)
+		if err != nil {
+			return nil // unknown transfer encoding: nothing to index
+		}
+		text := charsetReader(p.Param("charset"), d)
+		var w io.Writer = s
+		var h *htmlText
+		if p.Subtype == "html" {
+			h = &htmlText{w: s}
+			w = h
+		}
+		// The copy ends with errFull, a decoder error on bad content or a
+		// read error; only the last one matters.
+		if _, err := io.Copy(w, text); err == nil && h != nil {
+			_ = h.flush() // errFull is all it can return
+		}
+		if raw.err != nil {
+			return fmt.Errorf("imapmime: read text part: %w", raw.err)
+		}
+		s.WriteString("\n")
+	}
+	return nil
+}
+
+// charsetReader converts text in charset cs to UTF-8 (RFC 2046 §4.1.2).
+// No charset, US-ASCII and unknown charsets are read as UTF-8, a superset
+// of US-ASCII that unlabelled 8-bit mail mostly uses; invalid bytes become
+// U+FFFD.
+func charsetReader(cs string, r io.Reader) io.Reader {
+	switch strings.ToLower(cs) {
+	case "", "us-ascii", "ascii", "utf-8", "utf8":
+	default:
+		if cr, err := charset.Reader(cs, r); err == nil {
+			return cr
+		}
+	}
+	return unicode.UTF8.NewDecoder().Reader(r)
+}
+
+// htmlText reduces HTML to its text as it streams through: tags and
+// comments are dropped, the content of script and style is skipped,
+// character references are decoded, white space runs collapse to one space
+// and block elements start a new line. It is a tolerant scanner, not an
+// HTML parser; that is enough for a search index.
+type htmlText struct {
+	w       io.Writer
+	state   int
+	name    []byte // tag name, lower-case, cut at maxTagName
+	closing bool   // the tag is an end tag
+	quote   byte   // quote character of the attribute value being skipped
+	dashes  int    // '-' run in a comment
+	ent     []byte // character reference being read, without '&'
+	skip    string // raw text element whose content is being skipped
+	space   bool   // last output was white space
+	out     []byte
+}
+
+const (
+	hText    = iota
+	hTagOpen // after '<'
+	hTagName
+	hTagRest  // attributes, up to '>'
+	hBang     // after "<!"
+	hBangDash // after "<!-"
+	hComment
+	hEntity
+)
+
+// Bounds for the scanner's buffers.
+const (
+	maxTagName = 16
+	maxEntity  = 32
+)
+
+func (h *htmlText) Write(p []byte) (int, error) {
+	h.out = h.out[:0]
+	for _, c := range p {
+		h.step(c)
+	}
+	if _, err := h.w.Write(h.out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// flush writes a character reference cut off by the end of the part.
+func (h *htmlText) flush() error {
+	h.out = h.out[:0]
+	if h.state == hEntity {
+		h.emitEntity(false)
+	}
+	_, err := h.w.Write(h.out)
+	return err
+}
+
+func (h *htmlText) step(c byte) {
+	switch h.state {
+	case hText:
+		switch {
+		case c == '<':
+			h.state, h.name, h.closing = hTagOpen, h.name[:0], false
+		case h.skip != "":
+		case c == '&':
+			h.state, h.ent = hEntity, h.ent[:0]
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f':
+			h.emitSpace(' ')
+		default:
+			h.out = append(h.out, c)
+			h.space = false
+		}
+	case hTagOpen:
+		switch {
+		case c == '/':
+			h.closing, h.state = true, hTagName
+		case h.skip != "":
+			// Inside script or style only an end tag matters.
+			h.state = hText
+			h.step(c)
+		case isLetter(c):
+			h.name = append(h.name, c|0x20)
+			h.state = hTagName
+		case c == '!':
+			h.state = hBang
+		case c == '?':
+			h.state = hTagRest
+		default:
+			// Not a tag: a lone '<' in text.
+			h.state = hText
+			h.out = append(h.out, '<')
+			h.space = false
+			h.step(c)
+		}
+	case hTagName:
+		switch {
+		case c == '>':
+			h.endTag()
+		case isLetter(c) || '0' <= c && c <= '9' || c == '-' || c == ':':
+			if len(h.name) < maxTagName {
+				h.name = append(h.name, c|0x20)
+			}
+		default:
+			h.state = hTagRest
+		}
+	case hTagRest:
+		switch {
+		case h.quote != 0:
+			if c == h.quote {
+				h.quote = 0
+			}
+		case c == '"' || c == '\'':
+			h.quote = c
+		case c == '>':
+			h.endTag()
+		}
+	case hBang:
+		if c == '-' {
+			h.state = hBangDash
+		} else {
+			h.state = hTagRest // <!DOCTYPE ...>
+			h.step(c)
+		}
+	case hBangDash:
+		if c == '-' {
+			h.state, h.dashes = hComment, 0
+		} else {
+			h.state = hTagRest
+			h.step(c)
+		}
+	case hComment:
+		switch {
+		case c == '-':
+			h.dashes++
+		case c == '>' && h.dashes >= 2:
+			h.state = hText
+		default:
+			h.dashes = 0
+		}
+	case hEntity:
+		switch {
+		case c == ';':
+			h.emitEntity(true)
+			h.state = hText
+		case (isLetter(c) || '0' <= c && c <= '9' || c == '#') && len(h.ent) < maxEntity:
+			h.ent = append(h.ent, c)
+		default:
+			h.emitEntity(false)
+			h.state = hText
+			h.step(c)
+		}
+	}
+}
+
+// endTag acts on a complete tag.
+func (h *htmlText) endTag() {
+	h.state, h.quote = hText, 0
+	name := string(h.name)
+	if h.skip != "" {
+		if h.closing && name == h.skip {
+			h.skip = ""
+		}
+		return
+	}
+	switch name {
+	case "script", "style":
+		if !h.closing {
+			h.skip = name
+		}
+	case "br", "p", "div", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3",
+		"h4", "h5", "h6", "blockquote", "hr", "title", "pre", "section",
+		"article", "header", "footer", "dd", "dt":
+		h.emitSpace('\n')
+	case "td", "th":
+		h.emitSpace(' ')
+	}
+}
+
+// emitSpace writes one white space character unless one was just written.
+func (h *htmlText) emitSpace(c byte) {
+	if h.space {
+		if c == '\n' && len(h.out) > 0 && h.out[len(h.out)-1] == ' ' {
+			h.out[len(h.out)-1] = '\n'
+		}
+		return
+	}
+	h.out = append(h.out, c)
+	h.space = true
+}
+
+// emitEntity decodes the character reference read so far.
+func (h *htmlText) emitEntity(semicolon bool) {
+	ref := "&" + string(h.ent)
+	if semicolon {
+		ref += ";"
+	}
+	t := html.UnescapeString(ref)
+	if t == "\u00a0" {
+		h.emitSpace(' ')
+		return
+	}
+	h.out = append(h.out, t...)
+	h.space = false
+}
+
+func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
