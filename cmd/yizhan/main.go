@@ -287,7 +287,25 @@ func (a *app) userCmd() *cobra.Command {
 			})
 		},
 	}
-	c.AddCommand(add, list, passwd, del)
+	quota := &cobra.Command{
+		Use:   "quota ADDRESS SIZE",
+		Short: `Set a user's storage limit ("2GiB", "500MiB"; "0" for none)`,
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			size, err := config.ParseSize(args[1])
+			if err != nil {
+				return err
+			}
+			return a.withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				if err := st.SetQuota(ctx, args[0], int64(size)); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "quota of %s set to %s\n", args[0], args[1])
+				return nil
+			})
+		},
+	}
+	c.AddCommand(add, list, passwd, quota, del)
 	return c
 }
 

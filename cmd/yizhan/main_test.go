@@ -138,6 +138,11 @@ func TestUserCommands(t *testing.T) {
 		t.Fatalf("user passwd printed %q", out)
 	}
 	c.fails("x\n", "user", "passwd", "nobody@example.test", "--password-stdin")
+	if out := c.ok("", "user", "quota", "alice@example.test", "2MiB"); !strings.Contains(out, "quota of alice@example.test set to 2MiB") {
+		t.Fatalf("user quota printed %q", out)
+	}
+	c.fails("", "user", "quota", "alice@example.test", "lots")
+	c.fails("", "user", "quota", "nobody@example.test", "1MiB")
 	checkPassword(t, c.dir, "alice@example.test", "n3w", true)
 	checkPassword(t, c.dir, "alice@example.test", "s3cret", false)
 

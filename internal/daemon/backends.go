@@ -118,6 +118,17 @@ func (b *smtpBackend) CheckRecipient(ctx context.Context, s *smtpserver.Session,
 		return &smtpserver.Reply{Code: 451, Enhanced: "4.3.2",
 			Text: fmt.Sprintf("<%s>: delivery to remote domains needs the outbound queue, which this version does not have yet", rcpt)}
 	}
+	for _, t := range res.Local {
+		used, limit, err := b.st.Quota(ctx, t.AccountID)
+		if err != nil {
+			return err
+		}
+		if limit > 0 && used >= limit {
+			// RFC 3463 §3.3: X.2.2 mailbox full, temporary so the
+			// sender retries once the user has made room.
+			return &smtpserver.Reply{Code: 452, Enhanced: "4.2.2", Text: fmt.Sprintf("<%s>: mailbox full", rcpt)}
+		}
+	}
 	b.routes.put(rcpt, res)
 	return nil
 }

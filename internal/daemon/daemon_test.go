@@ -398,3 +398,25 @@ func TestSelfSignedCertPersists(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestQuotaRefusesDelivery checks that a full mailbox defers mail with
+// 452 4.2.2 (the sender retries) while other recipients still get it.
+func TestQuotaRefusesDelivery(t *testing.T) {
+	dir := t.TempDir()
+	provision(t, dir)
+	in := start(t, dir)
+	sendInbound(t, in.addrs["smtp"], "sender@remote.test", "bob@example.test", "Subject: fill\r\n\r\n"+strings.Repeat("x", 2000))
+	st, err := store.Open(context.Background(), dir, store.Options{NoCommitter: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetQuota(context.Background(), "bob@example.test", 1000); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	r := dialRaw(t, in.addrs["smtp"])
+	r.cmd("EHLO client.remote.test", "250")
+	r.cmd("MAIL FROM:<someone@remote.test>", "250")
+	r.cmd("RCPT TO:<bob@example.test>", "452 4.2.2")
+	r.cmd("RCPT TO:<alice@example.test>", "250")
+}
