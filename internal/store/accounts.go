@@ -354,6 +354,13 @@ func deleteAccountTx(ctx context.Context, tx *sql.Tx, id int64, eff *batchEffect
 		blobs = append(blobs, b)
 	}
 	rows.Close()
+	mbs, err := uint32Column(ctx, tx, `SELECT id FROM mailboxes WHERE account_id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("store: delete account: %w", err)
+	}
+	for _, mb := range mbs {
+		eff.changes = append(eff.changes, Change{Kind: ChangeMailbox, AccountID: id, MailboxID: int64(mb)})
+	}
 	for _, stmt := range []string{
 		`DELETE FROM message_text WHERE rowid IN (SELECT m.id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ?)`,
 		`DELETE FROM fts_pending WHERE message_id IN (SELECT m.id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ?)`,

@@ -22,6 +22,8 @@ type Change struct {
 	UID       uint32
 	ModSeq    int64
 	Flags     []string
+	Size      int64 // ChangeNew: the message's size
+	Date      int64 // ChangeNew: its internal date, unix seconds
 }
 
 // feed fans changes out to watchers by account.

@@ -259,3 +259,43 @@ func TestFullText(t *testing.T) {
 		t.Fatalf("index rows after expunge: %d", n)
 	}
 }
+
+// TestMailboxIndex checks that the in-memory index follows every kind of
+// change once loaded, and matches the database.
+func TestMailboxIndex(t *testing.T) {
+	s, a := setup(t)
+	ctx := context.Background()
+	d1 := deliver(t, s, a, "Subject: one\r\n\r\nbody\r\n")
+	mbID := d1.MailboxID
+	uids, err := s.MailboxUIDs(ctx, mbID)
+	if err != nil || !slices.Equal(uids, []uint32{d1.UID}) {
+		t.Fatalf("uids %v %v", uids, err)
+	}
+	d2 := deliver(t, s, a, "Subject: two\r\n\r\nbody\r\n")
+	d3 := deliver(t, s, a, "Subject: three\r\n\r\nbody\r\n")
+	s.StoreFlags(ctx, mbID, []uint32{d2.UID}, FlagsAdd, []string{`\Flagged`}, 0)
+	s.Expunge(ctx, mbID, []uint32{d1.UID})
+	arch, _ := s.MailboxByName(ctx, a.ID, "Archive")
+	s.MailboxUIDs(ctx, arch.ID) // load it before the move
+	if _, err := s.Move(ctx, mbID, []uint32{d3.UID}, arch.ID); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := s.Meta(ctx, mbID, []uint32{d1.UID, d2.UID, d3.UID})
+	if err != nil || len(meta) != 1 || meta[0].UID != d2.UID || !slices.Equal(meta[0].Flags, []string{`\Flagged`}) {
+		t.Fatalf("inbox meta %+v %v", meta, err)
+	}
+	db, _ := s.MessageRange(ctx, mbID, 0, 1<<31, false)
+	if len(db) != 1 || db[0].ModSeq != meta[0].ModSeq || db[0].Size != meta[0].Size || db[0].InternalDate.Unix() != meta[0].Date {
+		t.Fatalf("index %+v differs from database %+v", meta[0], db)
+	}
+	am, _ := s.Meta(ctx, arch.ID, []uint32{1})
+	if len(am) != 1 || am[0].Size == 0 {
+		t.Fatalf("moved message not in the destination index: %+v", am)
+	}
+	if err := s.RenameMailbox(ctx, a.ID, "Archive", "Old"); err != nil {
+		t.Fatal(err)
+	}
+	if am, _ := s.Meta(ctx, arch.ID, []uint32{1}); len(am) != 1 {
+		t.Fatalf("index after rename: %+v", am)
+	}
+}

@@ -64,6 +64,7 @@ type Store struct {
 	done   chan struct{} // closed when the committer has stopped
 
 	indexKick chan struct{} // messages wait for the full-text indexer
+	idx       indexes       // in-memory mailbox indexes (mbindex.go)
 
 	closeOnce sync.Mutex
 	closed    bool
@@ -133,6 +134,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 		stmts: map[string]*sql.Stmt{},
 
 		indexKick: make(chan struct{}, 1),
+		idx:       indexes{m: map[int64]*mbIndex{}},
 	}
 	if err := s.prepareHot(ctx); err != nil {
 		wdb.Close()
@@ -240,6 +242,7 @@ func (s *Store) writeDirect(ctx context.Context, fn writeFunc) error {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	s.blobs.remove(eff.removeBlobs)
+	s.applyToIndexes(eff.changes)
 	s.feed.publish(eff.changes)
 	return nil
 }
@@ -324,6 +327,7 @@ func (s *Store) commitBatch(batch []*writeReq) {
 	// Files go before callers hear back, so an expunge is complete when
 	// it returns.
 	s.blobs.remove(remove)
+	s.applyToIndexes(changes)
 	s.feed.publish(changes)
 	for i, r := range batch {
 		r.done <- errs[i]
