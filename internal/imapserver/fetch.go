@@ -94,7 +94,7 @@ func (s *session) fetch(ctx context.Context, tag string, uidCmd bool, a *imappar
 			}
 		}
 	}
-	msgs, err := s.loadMessages(ctx, uids, plan.mime)
+	msgs, err := s.loadMessages(ctx, uids, plan.mime, plan.mime || plan.data)
 	if err != nil {
 		s.mailboxError(tag, err)
 		return
@@ -149,10 +149,25 @@ func (s *session) fetch(ctx context.Context, tag string, uidCmd bool, a *imappar
 
 func ok[K comparable, V any](m map[K]V, k K) bool { _, found := m[k]; return found }
 
-// loadMessages reads the rows of the given UIDs (ascending).
-func (s *session) loadMessages(ctx context.Context, uids []uint32, mime bool) ([]store.Message, error) {
+// loadMessages returns the messages of the given UIDs (ascending): from
+// the database when full (rows with ids, for bytes or structure, mime
+// also loading the cached structure), else from the store's in-memory
+// index, which answers flags, sizes and dates without a query.
+func (s *session) loadMessages(ctx context.Context, uids []uint32, mime, full bool) ([]store.Message, error) {
 	if len(uids) == 0 {
 		return nil, nil
+	}
+	if !full {
+		meta, err := s.srv.st.Meta(ctx, s.sel.mb.ID, uids)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]store.Message, len(meta))
+		for i := range meta {
+			m := &meta[i]
+			out[i] = store.Message{MailboxID: s.sel.mb.ID, UID: m.UID, ModSeq: m.ModSeq, Size: m.Size, Flags: m.Flags, InternalDate: m.InternalDate()}
+		}
+		return out, nil
 	}
 	// Few scattered UIDs: one lookup each; otherwise one range scan.
 	if len(uids) <= 16 && uids[len(uids)-1]-uids[0] > 64 {

@@ -81,7 +81,7 @@ func (s *session) runSearch(ctx context.Context, key *imapparse.SearchKey) ([]st
 		}
 		text[k] = hits
 	}
-	msgs, err := s.loadMessages(ctx, s.sel.uids, needs.mime)
+	msgs, err := s.loadMessages(ctx, s.sel.uids, needs.mime, needs.mime)
 	if err != nil {
 		return nil, err
 	}
@@ -398,6 +398,16 @@ func keyUses(k *imapparse.SearchKey, op string) bool {
 
 // sortMsgs builds what SORT and THREAD need of the matched messages.
 func (s *session) sortMsgs(ctx context.Context, msgs []store.Message, withRefs bool) []imapsort.Msg {
+	// The search may have answered from the in-memory index; sorting
+	// needs the rows with their cached structure.
+	uids := make([]uint32, len(msgs))
+	for i := range msgs {
+		uids[i] = msgs[i].UID
+	}
+	msgs, err := s.loadMessages(ctx, uids, true, true)
+	if err != nil {
+		s.log.Error("sort: load messages", "err", err)
+	}
 	out := make([]imapsort.Msg, 0, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]

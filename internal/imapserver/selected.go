@@ -83,7 +83,7 @@ func (s *session) selectCmd(ctx context.Context, tag string, readOnly bool, a *i
 		s.mailboxError(tag, err)
 		return
 	}
-	uids, err := s.srv.st.UIDs(ctx, mb.ID)
+	uids, err := s.srv.st.MailboxUIDs(ctx, mb.ID)
 	if err != nil {
 		s.mailboxError(tag, err)
 		return
@@ -187,16 +187,13 @@ func (s *session) qresyncSelect(ctx context.Context, q *imapparse.QResync) {
 }
 
 func (s *session) firstUnseen(ctx context.Context) int {
-	if len(s.sel.uids) == 0 {
-		return 0
-	}
-	msgs, err := s.srv.st.MessageRange(ctx, s.sel.mb.ID, s.sel.uids[0], s.sel.uids[len(s.sel.uids)-1], false)
+	meta, err := s.srv.st.Meta(ctx, s.sel.mb.ID, s.sel.uids)
 	if err != nil {
 		return 0
 	}
-	for _, m := range msgs {
-		if !hasFlag(m.Flags, `\Seen`) {
-			return s.sel.seqOf(m.UID)
+	for i := range meta {
+		if !hasFlag(meta[i].Flags, `\Seen`) {
+			return s.sel.seqOf(meta[i].UID)
 		}
 	}
 	return 0
