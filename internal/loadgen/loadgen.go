@@ -2,7 +2,7 @@
 // connections and measures throughput and per-operation latency, so Yizhan
 // can be benchmarked side by side with other servers (DESIGN.md §5).
 //
-// A protocol mode (SMTP today, IMAP later) supplies a dial function that
+// A protocol mode (SMTP and IMAP) supplies a dial function that
 // opens one client session; the protocol-neutral engine in this file
 // spreads the operations over the connections, times each one, and
 // summarises the run in a Result. The clients are written here on
