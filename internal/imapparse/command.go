@@ -794,7 +794,7 @@ func (r *Reader) parseStatus() (*Status, error) {
 // statusItems reads "(" status-att *(SP status-att) ")". The items are
 // those of RFC 9051 (MESSAGES, UIDNEXT, UIDVALIDITY, UNSEEN, DELETED,
 // SIZE) and RFC 3501 (RECENT), HIGHESTMODSEQ (RFC 7162 §3.1.6) and
-// APPENDLIMIT (RFC 7889 §3).
+// APPENDLIMIT (RFC 7889).
 func (r *Reader) statusItems() ([]string, error) {
 	if err := r.expect('(', "before status items"); err != nil {
 		return nil, err

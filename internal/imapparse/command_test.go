@@ -2,7 +2,9 @@ package imapparse
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -247,6 +249,66 @@ func TestAppendDate(t *testing.T) {
 	} {
 		if _, err := parseOne(t, "a APPEND INBOX "+bad+" {1}\r\n"); err == nil {
 			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+// TestLiteralEverywhere rewrites each quoted string of a command as a
+// synchronising and as a non-synchronising literal: every astring position
+// must accept both, with the same result.
+func TestLiteralEverywhere(t *testing.T) {
+	for _, base := range []string{
+		`a LOGIN "alice" "se cret"`,
+		`a SELECT "inbox/x" (CONDSTORE)`,
+		`a EXAMINE "&ZeVnLIqe-"`,
+		`a CREATE "Drafts" (USE (\Drafts))`,
+		`a DELETE "x"`,
+		`a SUBSCRIBE "x"`,
+		`a UNSUBSCRIBE "x"`,
+		`a RENAME "a" "b"`,
+		`a LIST "" ("INBOX" "Sent*") RETURN (CHILDREN)`,
+		`a LIST (SUBSCRIBED) "~/" "%"`,
+		`a LSUB "#news." "comp.*"`,
+		`a STATUS "INBOX" (MESSAGES)`,
+		`a ID ("name" "x" "os" NIL)`,
+		`a SEARCH CHARSET "UTF-8" HEADER "X-Spam" "yes" SUBJECT "日本" OR BODY "a" TEXT "b"`,
+		`a SEARCH BCC "a" CC "b" FROM "c" TO "d" NOT (SUBJECT "e")`,
+		`a SORT (DATE) "UTF-8" FROM "bob"`,
+		`a THREAD REFERENCES "UTF-8" TO "x"`,
+		`a COPY 1 "Archive"`,
+		`a UID MOVE 1 "Junk"`,
+		`a FETCH 1 BODY.PEEK[HEADER.FIELDS ("From" "To")]`,
+		`a GETQUOTA "root"`,
+		`a SETQUOTA "root" (STORAGE 5)`,
+		`a GETQUOTAROOT "INBOX"`,
+		"a APPEND \"INBOX\" (\\Seen) {3+}\r\nabc",
+	} {
+		want := mustParse(t, base+"\r\n")
+		var quoted [][2]int // start and end (after the closing quote) of each quoted string
+		for i := 0; i < len(base); i++ {
+			if base[i] == '"' {
+				j := i + 1 + strings.IndexByte(base[i+1:], '"')
+				quoted = append(quoted, [2]int{i, j + 1})
+				i = j
+			}
+		}
+		for _, q := range quoted {
+			content := base[q[0]+1 : q[1]-1]
+			for _, plus := range []string{"", "+"} {
+				in := fmt.Sprintf("%s{%d%s}\r\n%s%s\r\n", base[:q[0]], len(content), plus, content, base[q[1]:])
+				r, conts := testReader(in, Limits{})
+				got, err := r.ReadCommand()
+				if err != nil {
+					t.Errorf("%q: %v", in, err)
+					continue
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%q:\n got %+v\nwant %+v", in, got.Args, want.Args)
+				}
+				if wantConts := len(plus) ^ 1; *conts != wantConts {
+					t.Errorf("%q: %d continuation requests, want %d", in, *conts, wantConts)
+				}
+			}
 		}
 	}
 }

@@ -104,7 +104,7 @@ func (r *Reader) atom(what string) (string, error) {
 }
 
 // keyword reads an atom and returns it upper-cased: IMAP keywords are
-// case-insensitive (RFC 9051 §9, note 1).
+// case-insensitive (RFC 9051 §9).
 func (r *Reader) keyword(what string) (string, error) {
 	s, err := r.atom(what)
 	return strings.ToUpper(s), err

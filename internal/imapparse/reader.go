@@ -101,9 +101,10 @@ func (e *ParseError) Error() string {
 }
 
 // TooBigError reports a literal over its limit (RFC 9051 §7.1: the server
-// answers "Tag NO [TOOBIG]"; RFC 7889 §4 for APPEND). A synchronising
+// answers "Tag NO [TOOBIG]"; RFC 7889 for APPEND). A synchronising
 // literal was neither requested nor read, so the client, still waiting for
-// a continuation request, sees the tagged answer instead. A non-synchronising
+// a continuation request, sees the tagged answer instead and sends no more
+// of the command (RFC 9051 §2.2.1). A non-synchronising
 // one has been read and dropped together with the rest of its command
 // (RFC 7888 §4 lets the server do that or close the connection).
 type TooBigError struct {
@@ -144,6 +145,9 @@ var ErrDiscardLimit = errors.New("imapparse: too much data to discard")
 // ends in a literal announcement: "~{9223372036854775807+}" is 23.
 const tailKeep = 32
 
+// maxTagScan bounds how far into an over-long line a tag is looked for.
+const maxTagScan = 256
+
 // Reader reads IMAP commands from a client. It is not safe for concurrent
 // use; one session owns one Reader.
 type Reader struct {
@@ -165,7 +169,7 @@ type Reader struct {
 
 // NewReader returns a Reader over br. cont is called before the octets of a
 // synchronising literal {n} are read, so that the server can send its
-// continuation request "+ Ready" (RFC 9051 §7.5); an error from it is
+// continuation request "+ Ready" (RFC 9051 §7.6); an error from it is
 // returned by ReadCommand as is. It is not called for {n+} or ~{n+}
 // (RFC 7888), nor for a literal over its limit. cont may be nil.
 func NewReader(br *bufio.Reader, cont func() error, lim Limits) *Reader {
@@ -272,17 +276,16 @@ func (r *Reader) readSegment(first bool) error {
 // what was kept so far and chunk the data that did not fit; err is what
 // ReadSlice returned with chunk (nil when chunk ends the line).
 func (r *Reader) overlong(first bool, chunk []byte, err error) error {
+	seen := append(r.line, chunk...)
 	if first && !r.raw {
-		buf := r.line
-		if len(buf) < 256 {
-			buf = append(buf, chunk[:min(len(chunk), 256)]...)
-		}
-		r.tag = tagPrefix(buf)
+		// At least MaxLine+2 octets have been seen whatever the read sizes
+		// were; looking at no more than that keeps the tag we report
+		// independent of them.
+		r.tag = tagPrefix(seen[:min(len(seen), maxTagScan, r.lim.MaxLine+1)])
 	}
 	r.done = true
-	seen := append(r.line, chunk...)
 	if int64(len(seen)) > r.dropLeft {
-		return fmt.Errorf("imapparse: over-long line: %w", ErrDiscardLimit)
+		return fmt.Errorf("imapparse: discarding line: %w", ErrDiscardLimit)
 	}
 	r.dropLeft -= int64(len(seen))
 	var tail []byte
@@ -318,7 +321,7 @@ func (r *Reader) discardLine(prev []byte) ([]byte, error) {
 			return nil, fmt.Errorf("imapparse: discarding line: %w", ErrDiscardLimit)
 		}
 		r.dropLeft -= int64(len(chunk))
-		tail = lastN(append(tail, chunk...), tailKeep+2)
+		tail = lastN(append(tail, lastN(chunk, tailKeep+2)...), tailKeep+2)
 		if err == nil {
 			return trimEOL(tail), nil
 		}
@@ -332,7 +335,8 @@ func (r *Reader) discardLine(prev []byte) ([]byte, error) {
 // the segment in hand is dropped and, as long as a segment ends in a
 // non-synchronising literal, the literal and the next segment too. A
 // synchronising literal ends the command: the client waits for a
-// continuation request that it will not get (RFC 9051 §7.5).
+// continuation request that it will not get, and takes the tagged BAD as
+// the end of the command (RFC 9051 §2.2.1).
 func (r *Reader) skipRest() error {
 	if r.done {
 		return nil
@@ -447,9 +451,8 @@ func (r *Reader) literal(what string, appendMsg, allow8 bool) (data []byte, bina
 		limit = r.litLeft
 	}
 	if n > limit {
-		// A synchronising literal was never asked for: the command ends
-		// here. A non-synchronising one is dropped by skipRest.
-		r.done = !nonSync
+		// Neither cont nor the data: skipRest drops a non-synchronising
+		// literal, while the client of a synchronising one sends nothing.
 		return nil, binary, &TooBigError{Tag: r.tag, Append: appendMsg, Size: n, Limit: limit}
 	}
 	if !nonSync && r.cont != nil {

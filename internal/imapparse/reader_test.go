@@ -184,7 +184,8 @@ func TestLineLimit(t *testing.T) {
 		{long, "a1"},
 		{strings.Repeat("x", 200) + "\r\n", "*"},
 		{strings.Repeat("x", 300) + " NOOP\r\n", "*"},
-		{strings.Repeat("x", 100) + " NOOP\r\n", strings.Repeat("x", 100)},
+		{strings.Repeat("x", 100) + " NOOP\r\n", "*"}, // a tag must end within MaxLine+1 octets
+		{strings.Repeat("x", 50) + " NOOP " + strings.Repeat("y", 100) + "\r\n", strings.Repeat("x", 50)},
 		{"a1 LOGIN " + strings.Repeat("x", 100) + "\n", "a1"},                 // bare LF
 		{"a1 LOGIN " + strings.Repeat("x", 60) + " {5+}\r\nb NOOP\r\n", "a1"}, // the literal is part of the bad line
 		{"a1 LOGIN {5+}\r\nalice " + strings.Repeat("y", 100) + "\r\n", "a1"}, // a later segment too long

@@ -21,6 +21,11 @@ import (
 	"github.com/yizhan-mail/yizhan/internal/store"
 )
 
+// ioBuffer is the size of a session's read and write buffers: small,
+// because thousands of sessions sit in IDLE holding them; longer lines
+// and literals are read in pieces anyway.
+const ioBuffer = 4 << 10
+
 // state is the RFC 9051 §3 connection state.
 type state int
 
@@ -34,7 +39,8 @@ const (
 // session is one client connection.
 type session struct {
 	srv         *Server
-	conn        net.Conn // current transport (TLS once negotiated)
+	netConn     net.Conn // the accepted connection; never changes, so other goroutines may use it
+	conn        net.Conn // current transport (TLS once negotiated); the session goroutine's own
 	ip          netip.Addr
 	implicitTLS bool
 	tls         bool
@@ -65,6 +71,7 @@ type session struct {
 func newSession(srv *Server, c net.Conn, ip netip.Addr, implicitTLS bool) *session {
 	return &session{
 		srv:         srv,
+		netConn:     c,
 		conn:        c,
 		ip:          ip,
 		implicitTLS: implicitTLS,
@@ -80,8 +87,10 @@ func (s *session) shutdown() {
 	case s.wake <- struct{}{}:
 	default:
 	}
-	// Unblock a read waiting for the next command.
-	_ = s.conn.SetReadDeadline(time.Now())
+	// Unblock a read waiting for the next command. The deadline of the
+	// accepted connection also ends a read through TLS over it; s.conn
+	// belongs to the session goroutine.
+	_ = s.netConn.SetReadDeadline(time.Now())
 }
 
 func (s *session) limits() imapparse.Limits {
@@ -92,8 +101,8 @@ func (s *session) limits() imapparse.Limits {
 // bytes buffered from the old one.
 func (s *session) setTransport(c net.Conn) {
 	s.conn = c
-	s.br = bufio.NewReaderSize(c, 16<<10)
-	s.bw = bufio.NewWriterSize(c, 16<<10)
+	s.br = bufio.NewReaderSize(c, ioBuffer)
+	s.bw = bufio.NewWriterSize(c, ioBuffer)
 	s.newReader()
 }
 
@@ -151,21 +160,28 @@ func (s *session) run(ctx context.Context) {
 		}
 		timeout := s.srv.cfg.IdleTimeout
 		if s.state == stateNotAuth {
-			timeout = preAuthTimeout
+			// RFC 9051 §5.4: the timer before authentication may be
+			// shorter, never longer.
+			timeout = min(timeout, preAuthTimeout)
 		}
 		_ = s.conn.SetReadDeadline(time.Now().Add(timeout))
+		if s.closing.Load() {
+			// Shutdown may have set its deadline just before ours.
+			_ = s.conn.SetReadDeadline(time.Now())
+		}
 		cmd, err := s.r.ReadCommand()
 		if err != nil {
 			if !s.readError(err) {
 				return
 			}
-			continue
+		} else {
+			_ = s.conn.SetReadDeadline(time.Time{})
+			s.dispatch(ctx, cmd)
+			if s.flush() != nil {
+				return
+			}
 		}
-		_ = s.conn.SetReadDeadline(time.Time{})
-		s.dispatch(ctx, cmd)
-		if s.flush() != nil {
-			return
-		}
+		// Syntax errors count as much as commands answered BAD.
 		if s.errs >= s.srv.cfg.MaxErrors {
 			s.log.Warn("too many errors, closing")
 			s.untagged("BYE Too many errors")
@@ -574,7 +590,7 @@ func (s *session) compress(tag string, a *imapparse.Compress) {
 	// as RFC 4978 §4 suggests for servers.
 	fw, _ := flate.NewWriter(s.conn, 5)
 	s.fw = fw
-	s.bw = bufio.NewWriterSize(fw, 16<<10)
-	s.br = bufio.NewReaderSize(flate.NewReader(s.br), 16<<10)
+	s.bw = bufio.NewWriterSize(fw, ioBuffer)
+	s.br = bufio.NewReaderSize(flate.NewReader(s.br), ioBuffer)
 	s.newReader()
 }
