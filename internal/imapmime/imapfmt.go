@@ -189,8 +189,10 @@ func appendEmptyBody(dst []byte, extended bool) []byte {
 	return append(dst, ')')
 }
 
-// appendNumber appends a non-negative number; a negative value can only
-// come from a hand-made Part and is written as 0 to keep the syntax valid.
+// appendNumber appends a number within the 32 bits of the IMAP "number"
+// (RFC 9051 §9; RFC 3501 has no number64). Values outside can only come
+// from a hand-made or corrupt Part and are clamped to keep the syntax
+// valid.
 func appendNumber(dst []byte, n int64) []byte {
-	return strconv.AppendInt(dst, max(n, 0), 10)
+	return strconv.AppendInt(dst, min(max(n, 0), 1<<32-1), 10)
 }

@@ -197,6 +197,20 @@ func TestBodyStructure(t *testing.T) {
 			body: `(("text" "plain" NIL NIL NIL "7BIT" 0 0) "mixed")`,
 		},
 		{
+			// The delimiter's own line break is the one before the next
+			// boundary: the inner part is empty and inside its parent.
+			name: "empty nested part between two boundaries",
+			msg:  crlf("Content-Type: multipart/mixed; boundary=outer\n\n--outer\nContent-Type: multipart/mixed; boundary=inner\n\n--inner\n--outer--\n"),
+			body: `((("text" "plain" ("charset" "us-ascii") NIL NIL "7BIT" 0 0) "mixed") "mixed")`,
+		},
+		{
+			// The blank line ending the encapsulated header is the line
+			// break that belongs to the boundary (RFC 2046 §5.1.1).
+			name: "encapsulated message with a header only",
+			msg:  crlf("Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\nSubject: x\n\n--b--\n"),
+			body: `(("message" "rfc822" NIL NIL NIL "7BIT" 12 (NIL "x" NIL NIL NIL NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "us-ascii") NIL NIL "7BIT" 0 0) 1) "mixed")`,
+		},
+		{
 			name:     "multipart without boundary gets an empty part",
 			msg:      crlf("Content-Type: multipart/mixed\n\nhello\n"),
 			body:     `(("text" "plain" ("charset" "us-ascii") NIL NIL "7BIT" 0 0) "mixed")`,
@@ -721,9 +735,18 @@ func TestMarshalRoundTrip(t *testing.T) {
 		Params: [][2]string{{"a", ""}}, Language: []string{"en"}, DispositionParams: [][2]string{{"b", "c"}},
 		Envelope: &Envelope{From: []Address{{Name: "n"}}, Sender: []Address{}, ReplyTo: nil},
 	}
-	q, err := Unmarshal(p.Marshal())
-	if err != nil || !reflect.DeepEqual(p, q) {
-		t.Errorf("hand-made round trip: %v\n got %+v\nwant %+v", err, q, p)
+	for _, env := range []*Envelope{
+		p.Envelope,
+		// Empty lists equal to From are stored as a flag and must come
+		// back empty, not nil (found by FuzzUnmarshal).
+		{From: []Address{}, Sender: []Address{}, ReplyTo: nil},
+		{From: nil, Sender: nil, ReplyTo: []Address{}},
+	} {
+		p.Envelope = env
+		q, err := Unmarshal(p.Marshal())
+		if err != nil || !reflect.DeepEqual(p, q) {
+			t.Errorf("hand-made round trip with %#v: %v\n got %+v\nwant %+v", env, err, q, p)
+		}
 	}
 	if _, err := Unmarshal([]byte{99}); err == nil {
 		t.Errorf("unknown version accepted")

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Cache encoding. A Marshal'ed structure is:
@@ -289,6 +290,10 @@ func (d *decoder) part(depth int) *Part {
 	}
 	flags := d.b[0]
 	d.b = d.b[1:]
+	if flags&^(flagMessage|flagEnvelope|flagSenderFrom|flagReplyToFrom) != 0 {
+		d.fail(errCorrupt)
+		return nil
+	}
 	if n := d.count(); n > 0 {
 		p.Parts = make([]*Part, 0, n)
 		for range n {
@@ -305,17 +310,14 @@ func (d *decoder) part(depth int) *Part {
 	if flags&flagEnvelope != 0 {
 		env := &Envelope{Date: d.str(), Subject: d.str(), InReplyTo: d.str(), MessageID: d.str()}
 		env.From = d.addresses()
-		env.Sender = env.From
+		// Copies keep nil and empty apart, as Marshal does.
+		env.Sender = slices.Clone(env.From)
 		if flags&flagSenderFrom == 0 {
 			env.Sender = d.addresses()
-		} else if env.From != nil {
-			env.Sender = append([]Address(nil), env.From...)
 		}
-		env.ReplyTo = env.From
+		env.ReplyTo = slices.Clone(env.From)
 		if flags&flagReplyToFrom == 0 {
 			env.ReplyTo = d.addresses()
-		} else if env.From != nil {
-			env.ReplyTo = append([]Address(nil), env.From...)
 		}
 		env.To = d.addresses()
 		env.Cc = d.addresses()

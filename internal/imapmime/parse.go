@@ -427,26 +427,28 @@ func (p *parser) multipart(e *Part, depth int, boundary string) {
 // boundary line ending it or the end of input. bodyLine is the index of the
 // first body line. Lines counts the lines of the body, a last line without
 // a line break included.
+//
+// The line break before a boundary line belongs to the delimiter (RFC 2046
+// §5.1.1), so an entity ending at one ends before that line break. When
+// that line break is the one ending the entity's header (a header without
+// body, or even an entity with no line at all), the header gives it up:
+// offsets are clamped so that nested entities ending at the same boundary
+// stay inside one another.
 func (p *parser) finish(e *Part, bodyLine int64) {
 	if !p.ok {
 		e.End = p.lr.off
 		e.Lines = p.lr.lines - bodyLine
 	} else {
+		limit := p.cur.start - int64(p.prevTerm)
 		n := p.lr.lines - 1 - bodyLine // body lines before the boundary line
-		if n > 0 {
-			// The line break before the boundary line belongs to the
-			// delimiter (RFC 2046 §5.1.1).
-			e.End = p.cur.start - int64(p.prevTerm)
-			if p.prevNL {
-				n-- // that line held only the line break, now excluded
-			}
-		} else {
-			n = 0
-			e.End = e.BodyStart
+		if n > 0 && p.prevNL {
+			n-- // that line held only the line break, now excluded
 		}
-		e.Lines = n
+		e.Lines = max(n, 0)
+		e.HeaderStart = min(e.HeaderStart, limit)
+		e.BodyStart = min(e.BodyStart, limit)
+		e.End = limit
 	}
-	e.End = max(e.End, e.BodyStart)
 	e.Size = e.End - e.BodyStart
 }
 

@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
-	"golang.org/x/text/encoding/unicode"
 )
 
 // errFull stops copying once the text budget is spent.
@@ -216,7 +215,13 @@ func charsetReader(cs string, r io.Reader) io.Reader {
 			return cr
 		}
 	}
-	return unicode.UTF8.NewDecoder().Reader(r)
+	cr, err := charset.Reader("utf-8", r)
+	if err != nil {
+		// Not expected: UTF-8 is always known. Unvalidated bytes are
+		// still made valid by the callers' sinks.
+		return r
+	}
+	return cr
 }
 
 // htmlText reduces HTML to its text as it streams through: tags and

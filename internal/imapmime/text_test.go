@@ -255,6 +255,20 @@ func TestTextRawHeaderCharset(t *testing.T) {
 	}
 }
 
+func TestTextInvalidUTF8(t *testing.T) {
+	for _, cs := range []string{"", "; charset=utf-8", "; charset=us-ascii", "; charset=x-no-such-charset"} {
+		msg := "Content-Type: text/plain" + cs + "\r\n\r\nok \xff\xfe " + word + " end\r\n"
+		p := mustParse(t, msg)
+		_, body, err := Text(strings.NewReader(msg), p, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "ok \uFFFD\uFFFD " + word + " end"; !strings.Contains(body, want) || !utf8.ValidString(body) {
+			t.Errorf("charset %q: body %q, want it to contain %q", cs, body, want)
+		}
+	}
+}
+
 func TestTextBudget(t *testing.T) {
 	msg := crlf("Subject: " + word + "\nContent-Type: text/plain; charset=utf-8\n\n" + strings.Repeat(word, 1000) + "\n")
 	p := mustParse(t, msg)
