@@ -6,22 +6,22 @@
 #   ./test.sh                 everything
 #   ./test.sh --install-only  only install the tools
 #
-# YIZHAN_INTEROP=1 is set for the tests, so a missing swaks, curl or
-# python3 fails the interop tests instead of skipping them. The binary the
-# end-to-end tests start is built with $YIZHAN_TEST_BUILDFLAGS (default
-# -race; set it to "" for a plain build).
+# YIZHAN_INTEROP=1 is set for the tests, so a missing swaks, curl,
+# python3 or mbsync (isync) fails the interop tests instead of skipping
+# them. The binary the end-to-end tests start is built with
+# $YIZHAN_TEST_BUILDFLAGS (default -race; set it to "" for a plain build).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 STATICCHECK_VERSION=2026.2.2
-APT_PACKAGES=(swaks curl python3 ca-certificates libnet-ssleay-perl libio-socket-ssl-perl)
+APT_PACKAGES=(swaks curl python3 isync ca-certificates libnet-ssleay-perl libio-socket-ssl-perl)
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 install_tools() {
 	local missing=()
 	local tool
-	for tool in swaks curl python3; do
+	for tool in swaks curl python3 mbsync; do
 		command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 	done
 	# swaks does TLS through Net::SSLeay / IO::Socket::SSL.

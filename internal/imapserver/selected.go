@@ -63,9 +63,10 @@ func (s *session) mailboxError(tag string, err error) {
 // parameters (RFC 7162 §3.1.8, §3.2.5).
 func (s *session) selectCmd(ctx context.Context, tag string, readOnly bool, a *imapparse.Select) {
 	if s.sel != nil {
-		// RFC 7162 §3.2.11: the old mailbox is closed first.
+		// RFC 7162 §3.2.11, RFC 9051 §6.3.2: the old mailbox is closed
+		// first, and a client that can expect it is told so.
 		s.unselect()
-		if s.qresync {
+		if s.qresync || s.rev2 {
 			s.untagged("OK [CLOSED] Previous mailbox closed")
 		}
 	}
@@ -114,7 +115,12 @@ func (s *session) selectCmd(ctx context.Context, tag string, readOnly bool, a *i
 		s.untagged("OK [PERMANENTFLAGS (" + systemFlags + prefixAll(mb.Keywords) + ` \*)] Flags permitted`)
 	}
 	s.untagged(fmt.Sprintf("OK [HIGHESTMODSEQ %d] Highest", mb.HighestModSeq))
-	s.untagged(`LIST () "/" ` + s.mailboxName(mb.Name))
+	if s.rev2 {
+		// RFC 9051 §6.3.2: the mailbox's name as stored, for rev2 clients
+		// only; rev1 clients (Python's imaplib) would take it as part of
+		// their next LIST's answer.
+		s.untagged(`LIST () "/" ` + s.mailboxName(mb.Name))
+	}
 	if q := a.QResync; q != nil && q.UIDValidity == mb.UIDValidity {
 		s.qresyncSelect(ctx, q)
 	}
@@ -272,6 +278,14 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 	sel := s.sel
 	exists := len(sel.uids)
 	var vanished []uint32
+	// VANISHED is gathered into one line but must go out before any
+	// EXISTS or FETCH, whose numbers already count without the UIDs in it.
+	flushVanished := func() {
+		if len(vanished) > 0 {
+			s.untagged("VANISHED " + imapparse.FormatUIDs(vanished))
+			vanished = vanished[:0]
+		}
+	}
 	rest := sel.pending[:0]
 	blocked := false
 	for _, c := range sel.pending {
@@ -297,6 +311,7 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 			}
 			if exists != len(sel.uids) {
 				// New messages before this expunge: announce them first.
+				flushVanished()
 				s.untagged(fmt.Sprintf("%d EXISTS", len(sel.uids)))
 			}
 			sel.uids = slices.Delete(sel.uids, seq-1, seq)
@@ -315,6 +330,15 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 			if seq == 0 {
 				continue
 			}
+			if seq > exists {
+				// A message not announced yet: EXISTS first, as a FETCH
+				// may only name a number the client knows (RFC 9051
+				// §7.4.1, §7.5.2).
+				flushVanished()
+				s.untagged(fmt.Sprintf("%d EXISTS", len(sel.uids)))
+				exists = len(sel.uids)
+			}
+			flushVanished()
 			l := fmt.Sprintf("%d FETCH (FLAGS (%s)", seq, flagList(c.Flags))
 			if s.condstore || s.qresync {
 				l += fmt.Sprintf(" UID %d MODSEQ (%d)", c.UID, c.ModSeq)
@@ -325,9 +349,7 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 			// command on it reports what the store says.
 		}
 	}
-	if len(vanished) > 0 {
-		s.untagged("VANISHED " + imapparse.FormatUIDs(vanished))
-	}
+	flushVanished()
 	if exists != len(sel.uids) {
 		s.untagged(fmt.Sprintf("%d EXISTS", len(sel.uids)))
 	}

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	kflate "github.com/klauspost/compress/flate"
+
 	"github.com/yizhan-mail/yizhan/internal/imapparse"
 	"github.com/yizhan-mail/yizhan/internal/store"
 )
@@ -233,6 +235,15 @@ func (s *session) readError(err error) bool {
 			s.log.Info("autologout: idle timeout")
 			s.untagged("BYE Autologout; idle for too long")
 		}
+		_ = s.flush()
+		return false
+	}
+	if errors.Is(err, imapparse.ErrDiscardLimit) {
+		// A non-synchronising literal too big even to skip: the stream
+		// cannot be resynchronised, so the connection ends, announced
+		// with BYE (RFC 7888 §4, RFC 9051 §7.1.5).
+		s.log.Info("closing: literal too big to discard", "err", err)
+		s.untagged("BYE [TOOBIG] Literal too big")
 		_ = s.flush()
 		return false
 	}
@@ -591,6 +602,10 @@ func (s *session) compress(tag string, a *imapparse.Compress) {
 	fw, _ := flate.NewWriter(s.conn, 5)
 	s.fw = fw
 	s.bw = bufio.NewWriterSize(fw, ioBuffer)
-	s.br = bufio.NewReaderSize(flate.NewReader(s.br), ioBuffer)
+	// klauspost's inflater, with partial blocks: clients such as mbsync
+	// flush with zlib's Z_PARTIAL_FLUSH, and the standard library's
+	// reader returns nothing at such a point (golang/go#31514), so the
+	// command would never arrive.
+	s.br = bufio.NewReaderSize(kflate.NewReaderOpts(s.br, kflate.WithPartialBlock()), ioBuffer)
 	s.newReader()
 }
