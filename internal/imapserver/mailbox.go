@@ -3,7 +3,9 @@ package imapserver
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"slices"
 	"strings"
@@ -139,6 +141,14 @@ func (s *session) list(ctx context.Context, tag string, lsub bool, a *imapparse.
 	for _, m := range mbs {
 		names[m.Name] = true
 	}
+	subscribedChild := func(n string) bool {
+		for _, m := range mbs {
+			if m.Subscribed && strings.HasPrefix(m.Name, n+"/") {
+				return true
+			}
+		}
+		return false
+	}
 	hasChildren := func(n string) bool {
 		for _, m := range mbs {
 			if strings.HasPrefix(m.Name, n+"/") {
@@ -168,7 +178,11 @@ func (s *session) list(ctx context.Context, tag string, lsub bool, a *imapparse.
 			continue
 		}
 		subscribedOnly := lsub || a.SelectSubscribed
-		if subscribedOnly && !m.Subscribed {
+		// RFC 5258 §3.5 (RECURSIVEMATCH): a mailbox that does not meet
+		// the selection itself is still listed when a descendant does,
+		// with CHILDINFO saying why.
+		childInfo := !lsub && a.SelectSubscribed && a.SelectRecursiveMatch && subscribedChild(m.Name)
+		if subscribedOnly && !m.Subscribed && !childInfo {
 			continue
 		}
 		if a.SelectSpecialUse && m.SpecialUse == "" {
@@ -188,7 +202,11 @@ func (s *session) list(ctx context.Context, tag string, lsub bool, a *imapparse.
 				attrs = append(attrs, `\Subscribed`)
 			}
 		}
-		s.untagged(fmt.Sprintf(`%s (%s) "/" %s`, cmdName, strings.Join(attrs, " "), s.mailboxName(m.Name)))
+		l := fmt.Sprintf(`%s (%s) "/" %s`, cmdName, strings.Join(attrs, " "), s.mailboxName(m.Name))
+		if childInfo {
+			l += ` ("CHILDINFO" ("SUBSCRIBED"))`
+		}
+		s.untagged(l)
 		if len(a.ReturnStatus) > 0 {
 			s.statusLine(ctx, m, a.ReturnStatus)
 		}
@@ -245,6 +263,9 @@ func (s *session) statusLine(ctx context.Context, mb store.Mailbox, items []stri
 			v = mb.HighestModSeq
 		case "RECENT":
 			v = 0 // IMAP4rev1 only; we keep no \Recent (RFC 9051 removed it)
+		case "APPENDLIMIT":
+			// RFC 7889 §3: the limit that applies to this mailbox.
+			v = s.srv.cfg.AppendLimit
 		default:
 			return false
 		}
@@ -337,8 +358,18 @@ func (s *session) quota(ctx context.Context, tag string, cmd *imapparse.Command)
 		s.no(tag, "[NOPERM] Quotas are set by the operator")
 		return
 	case "GETQUOTAROOT":
+		// RFC 9208 §4.1.2: the roots of an existing mailbox; one root,
+		// "", covers the whole account.
 		a := cmd.Args.(*imapparse.MailboxArg)
-		s.untagged("QUOTAROOT " + s.mailboxName(a.Mailbox) + ` ""`)
+		name, err := store.CheckMailboxName(a.Mailbox)
+		if err == nil {
+			_, err = s.srv.st.MailboxByName(ctx, s.account.ID, name)
+		}
+		if err != nil {
+			s.mailboxError(tag, err)
+			return
+		}
+		s.untagged("QUOTAROOT " + s.mailboxName(name) + ` ""`)
 	case "GETQUOTA":
 		a := cmd.Args.(*imapparse.Quota)
 		if a.Root != "" {
@@ -381,8 +412,15 @@ func (s *session) idle(ctx context.Context, tag string) {
 				return
 			}
 			if err != nil {
-				if s.closing.Load() {
+				// RFC 9051 §7.1.5: BYE announces a shutdown or an
+				// autologout, in IDLE as anywhere else.
+				var ne net.Error
+				switch {
+				case s.closing.Load():
 					s.untagged("BYE [UNAVAILABLE] Server shutting down")
+				case errors.As(err, &ne) && ne.Timeout():
+					s.log.Info("autologout: idle timeout in IDLE")
+					s.untagged("BYE Autologout; idle for too long")
 				}
 				s.state = stateLogout
 				return
@@ -397,7 +435,9 @@ func (s *session) idle(ctx context.Context, tag string) {
 				return
 			}
 		case <-s.wake:
-			// Shutdown set the read deadline; the reader returns.
+			// Shutdown set the read deadline, but IDLE may have set its
+			// own after it: end the read now.
+			_ = s.netConn.SetReadDeadline(time.Now())
 		}
 	}
 }

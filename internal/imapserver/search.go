@@ -333,8 +333,21 @@ func (s *session) search(ctx context.Context, tag string, uidCmd bool, a *imappa
 	}
 	if slices.Contains(ret, "SAVE") {
 		s.sel.saved = s.sel.saved[:0]
-		for _, m := range msgs {
-			s.sel.saved = append(s.sel.saved, m.UID)
+		if len(msgs) > 0 && (slices.Contains(ret, "MIN") || slices.Contains(ret, "MAX")) &&
+			!slices.Contains(ret, "ALL") && !slices.Contains(ret, "COUNT") {
+			// RFC 5182 §2.4 (RFC 9051 §6.4.4.2): with MIN and/or MAX but
+			// neither ALL nor COUNT, "$" holds only the messages returned.
+			// msgs is in UID order, which is also sequence order.
+			if slices.Contains(ret, "MIN") {
+				s.sel.saved = append(s.sel.saved, msgs[0].UID)
+			}
+			if u := msgs[len(msgs)-1].UID; slices.Contains(ret, "MAX") && !slices.Contains(s.sel.saved, u) {
+				s.sel.saved = append(s.sel.saved, u)
+			}
+		} else {
+			for _, m := range msgs {
+				s.sel.saved = append(s.sel.saved, m.UID)
+			}
 		}
 		if len(ret) == 1 {
 			// RFC 5182 §2.4: SAVE alone returns no ESEARCH.

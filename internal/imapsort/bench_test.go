@@ -3,6 +3,7 @@ package imapsort
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -125,11 +126,37 @@ func BenchmarkSort(b *testing.B) {
 // that the REFERENCES algorithm finds the threads (fewer threads than
 // messages, none lost).
 func TestSyntheticMailbox(t *testing.T) {
-	msgs := syntheticMailbox(20000)
+	msgs := syntheticMailbox(10000)
 	roots := ThreadReferences(msgs)
 	checkThreads(t, msgs, roots)
 	if len(roots) > len(msgs)/10 {
 		t.Errorf("%d threads for %d messages", len(roots), len(msgs))
 	}
 	checkOrderedSubject(t, msgs, ThreadOrderedSubject(msgs))
+}
+
+// The functions keep no state between calls: sessions may sort and thread
+// the same messages at once (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	msgs := syntheticMailbox(2000)
+	crit := []Criterion{{Key: "SUBJECT"}, {Key: "FROM", Reverse: true}}
+	wantThreads := render(ThreadReferences(msgs))
+	wantSort := seqs(Sort(msgs, crit))
+	done := make(chan error)
+	for range 4 {
+		go func() {
+			var err error
+			if got := render(ThreadReferences(msgs)); got != wantThreads {
+				err = fmt.Errorf("threads differ")
+			} else if got := seqs(Sort(msgs, crit)); !slices.Equal(got, wantSort) {
+				err = fmt.Errorf("sort differs")
+			}
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
 }

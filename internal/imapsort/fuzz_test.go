@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -339,4 +340,21 @@ func FuzzThread(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Step 1 with the link-cut tree must link exactly as the plain algorithm
+// does, on many random mailboxes (FuzzThread explores further).
+func TestLinkMatchesPlainAlgorithm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	data := make([]byte, 8*64+1)
+	for i := range 1500 {
+		for j := range data {
+			data[j] = byte(rng.Uint32())
+		}
+		msgs := fuzzMessages(data[:rng.IntN(len(data))])
+		if want, got := naiveParents(msgs), linkParents(msgs); !maps.Equal(want, got) {
+			t.Fatalf("mailbox %d: step 1 links differ from the plain algorithm:\nwant %v\ngot  %v", i, want, got)
+		}
+		checkThreads(t, msgs, ThreadReferences(msgs))
+	}
 }

@@ -1,7 +1,8 @@
 // Package imapsort holds the algorithms behind the IMAP SORT and THREAD
 // extensions (RFC 5256) as pure functions over message metadata: the
 // server collects a Msg per message of the search result, and this package
-// orders them (Sort), builds threads (ThreadReferences,
+// orders them (Sort, with the keys of RFC 5256 §3 and the DISPLAYFROM and
+// DISPLAYTO keys of RFC 5957), builds threads (ThreadReferences,
 // ThreadOrderedSubject) and renders the THREAD response data
 // (AppendThreads).
 //

@@ -10,8 +10,8 @@ package imapsort
 //
 // yields only the message ID. Empty tokens ("<>") are ignored.
 //
-// RFC 5256 §3 compares message IDs case-sensitively, so the IDs are
-// returned as written.
+// The IDs are returned as written: THREAD compares them octet by octet,
+// so "<A@X>" and "<a@x>" are different messages.
 func appendMsgIDs(dst []string, s string) []string {
 	for i := 0; i < len(s); i++ {
 		switch s[i] {

@@ -546,8 +546,9 @@ func export(roots, order []*tnode) []*Node {
 // RFC 5256 §3: messages with the same base subject form one thread, in
 // sent-date order; the first is the thread's root and all others are its
 // children (there are no deeper levels); threads are ordered by the sent
-// date of their first message. Node.Msg points into msgs, which is not
-// modified.
+// date of their first message. Messages with an empty base subject form
+// one thread like any other subject. Node.Msg points into msgs, which is
+// not modified.
 func ThreadOrderedSubject(msgs []Msg) []*Node {
 	if len(msgs) == 0 {
 		return nil

@@ -22,6 +22,7 @@ type Change struct {
 	UID       uint32
 	ModSeq    int64
 	Flags     []string
+	MessageID int64 // ChangeNew: the message row's id
 	Size      int64 // ChangeNew: the message's size
 	Date      int64 // ChangeNew: its internal date, unix seconds
 }

@@ -338,7 +338,7 @@ func (s *Store) Copy(ctx context.Context, srcID int64, uids []uint32, dstID int6
 			}
 			res.Src = append(res.Src, r.uid)
 			res.Dst = append(res.Dst, uint32(uid))
-			eff.changes = append(eff.changes, Change{Kind: ChangeNew, AccountID: acct, MailboxID: dstID, UID: uint32(uid), ModSeq: modseq, Flags: strings.Fields(r.flags), Size: r.size, Date: r.date})
+			eff.changes = append(eff.changes, Change{Kind: ChangeNew, AccountID: acct, MailboxID: dstID, UID: uint32(uid), ModSeq: modseq, Flags: strings.Fields(r.flags), MessageID: id, Size: r.size, Date: r.date})
 		}
 		return nil
 	})
@@ -384,14 +384,14 @@ func checkDest(ctx context.Context, tx *sql.Tx, srcID, dstID int64) (account int
 func moveTx(ctx context.Context, tx *sql.Tx, eff *batchEffects, account, srcID int64, uids []uint32, dstID int64) (CopyResult, error) {
 	var res CopyResult
 	type row struct {
-		uid        uint32
-		size, date int64
-		flags      string
+		uid            uint32
+		id, size, date int64
+		flags          string
 	}
 	var rows []row
 	for _, uid := range uids {
 		var r row
-		err := tx.QueryRowContext(ctx, `SELECT uid, size, internal_date, flags FROM messages WHERE mailbox_id = ? AND uid = ?`, srcID, uid).Scan(&r.uid, &r.size, &r.date, &r.flags)
+		err := tx.QueryRowContext(ctx, `SELECT uid, id, size, internal_date, flags FROM messages WHERE mailbox_id = ? AND uid = ?`, srcID, uid).Scan(&r.uid, &r.id, &r.size, &r.date, &r.flags)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -433,7 +433,7 @@ func moveTx(ctx context.Context, tx *sql.Tx, eff *batchEffects, account, srcID i
 		res.Src = append(res.Src, r.uid)
 		res.Dst = append(res.Dst, uid)
 		eff.changes = append(eff.changes,
-			Change{Kind: ChangeNew, AccountID: account, MailboxID: dstID, UID: uid, ModSeq: dstModSeq, Flags: strings.Fields(r.flags), Size: r.size, Date: r.date},
+			Change{Kind: ChangeNew, AccountID: account, MailboxID: dstID, UID: uid, ModSeq: dstModSeq, Flags: strings.Fields(r.flags), MessageID: r.id, Size: r.size, Date: r.date},
 			Change{Kind: ChangeExpunge, AccountID: account, MailboxID: srcID, UID: r.uid, ModSeq: srcModSeq})
 	}
 	return res, nil

@@ -15,6 +15,7 @@ import (
 // evaluate SEARCH on flags, sizes and dates without touching the
 // database.
 type MsgMeta struct {
+	ID     int64 // message row id (the full-text index's rowid)
 	UID    uint32
 	ModSeq int64
 	Flags  []string // never modified in place: replaced on change
@@ -32,6 +33,7 @@ func (m *MsgMeta) InternalDate() time.Time { return time.Unix(m.Date, 0) }
 type mbIndex struct {
 	mu       sync.RWMutex // held for writing while loading
 	msgs     []MsgMeta
+	byID     map[int64]uint32 // message id -> UID, built on first text search
 	loaded   bool
 	lastUsed atomic.Int64 // unix seconds
 }
@@ -76,7 +78,7 @@ func (s *Store) index(ctx context.Context, mailboxID int64) (*mbIndex, error) {
 }
 
 func (s *Store) loadIndex(ctx context.Context, mailboxID int64, ix *mbIndex) error {
-	rows, err := s.query(ctx, `SELECT uid, modseq, flags, size, internal_date FROM messages WHERE mailbox_id = ? ORDER BY uid`, mailboxID)
+	rows, err := s.query(ctx, `SELECT id, uid, modseq, flags, size, internal_date FROM messages WHERE mailbox_id = ? ORDER BY uid`, mailboxID)
 	if err != nil {
 		return fmt.Errorf("store: load mailbox index: %w", err)
 	}
@@ -88,7 +90,7 @@ func (s *Store) loadIndex(ctx context.Context, mailboxID int64, ix *mbIndex) err
 	for rows.Next() {
 		var m MsgMeta
 		var flags string
-		if err := rows.Scan(&m.UID, &m.ModSeq, &flags, &m.Size, &m.Date); err != nil {
+		if err := rows.Scan(&m.ID, &m.UID, &m.ModSeq, &flags, &m.Size, &m.Date); err != nil {
 			return fmt.Errorf("store: load mailbox index: %w", err)
 		}
 		if flags != "" {
@@ -155,7 +157,7 @@ func (ix *mbIndex) apply(cs []Change) {
 			if n := len(ix.msgs); n > 0 && c.UID <= ix.msgs[n-1].UID {
 				continue // the load already saw it
 			}
-			ix.msgs = append(ix.msgs, MsgMeta{UID: c.UID, ModSeq: c.ModSeq, Flags: c.Flags, Size: c.Size, Date: c.Date})
+			ix.msgs = append(ix.msgs, MsgMeta{ID: c.MessageID, UID: c.UID, ModSeq: c.ModSeq, Flags: c.Flags, Size: c.Size, Date: c.Date})
 		case ChangeFlags:
 			if i, ok := ix.find(c.UID); ok {
 				ix.msgs[i].Flags, ix.msgs[i].ModSeq = c.Flags, c.ModSeq
@@ -170,6 +172,26 @@ func (ix *mbIndex) apply(cs []Change) {
 	if gone != nil {
 		ix.msgs = slices.DeleteFunc(ix.msgs, func(m MsgMeta) bool { return gone[m.UID] })
 	}
+	ix.byID = nil // rebuilt when next needed
+}
+
+// uidsOfIDs maps message ids to the UIDs of those in this mailbox.
+func (ix *mbIndex) uidsOfIDs(ids []int64) map[uint32]bool {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.byID == nil {
+		ix.byID = make(map[int64]uint32, len(ix.msgs))
+		for _, m := range ix.msgs {
+			ix.byID[m.ID] = m.UID
+		}
+	}
+	out := make(map[uint32]bool, len(ids))
+	for _, id := range ids {
+		if u, ok := ix.byID[id]; ok {
+			out[u] = true
+		}
+	}
+	return out
 }
 
 func (ix *mbIndex) find(uid uint32) (int, bool) {

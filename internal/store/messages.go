@@ -132,7 +132,7 @@ func (s *Store) Deliver(ctx context.Context, d *Delivery) ([]DeliveredMessage, e
 				return err
 			}
 			out[i] = DeliveredMessage{AccountID: r.AccountID, MailboxID: mbID, UID: uint32(uid)}
-			eff.changes = append(eff.changes, Change{Kind: ChangeNew, AccountID: r.AccountID, MailboxID: mbID, UID: uint32(uid), ModSeq: modseq, Flags: r.Flags, Size: size, Date: date})
+			eff.changes = append(eff.changes, Change{Kind: ChangeNew, AccountID: r.AccountID, MailboxID: mbID, UID: uint32(uid), ModSeq: modseq, Flags: r.Flags, MessageID: msgID, Size: size, Date: date})
 		}
 		return s.insertEvents(ctx, tx, d.Events)
 	})
