@@ -1,7 +1,8 @@
 // Package fulltext keeps the store's full-text index (for IMAP SEARCH
 // BODY and TEXT) up to date. Messages are queued by the store when they
-// are stored and indexed here in the background, off the SMTP path: a
-// delivery's 250 never waits for indexing. A search first indexes what is
+// are stored and indexed here in the background when the server is quiet,
+// off the SMTP path: a delivery's 250 never waits for indexing and busy
+// intake does not share its CPU with it. A search first indexes what is
 // still queued for its mailbox, so results are always complete.
 package fulltext
 
@@ -40,12 +41,20 @@ func New(st *store.Store, log *slog.Logger) *Indexer {
 	return &Indexer{st: st, log: log}
 }
 
-// Run indexes until ctx ends.
+// Run indexes until ctx ends. Background indexing waits for a quiet
+// moment (no new message for quietFor) and yields between batches as soon
+// as mail arrives again: indexing costs more CPU than storing a message,
+// and on a busy server it must not compete with intake. A search indexes
+// what its mailbox still lacks itself (Sync), so results never depend on
+// the background catching up.
 func (ix *Indexer) Run(ctx context.Context) {
 	t := time.NewTicker(sweep)
 	defer t.Stop()
 	for {
-		if err := ix.drain(ctx, 0); err != nil && ctx.Err() == nil {
+		if !ix.waitQuiet(ctx) {
+			return
+		}
+		if err := ix.drainQuietly(ctx); err != nil && ctx.Err() == nil {
 			ix.log.Error("full-text indexing failed", "err", err)
 		}
 		select {
@@ -57,36 +66,78 @@ func (ix *Indexer) Run(ctx context.Context) {
 	}
 }
 
+// quietFor is how long no message may arrive before background indexing
+// starts.
+const quietFor = 2 * time.Second
+
+// waitQuiet returns once no kick has come for quietFor, or false when ctx
+// ends.
+func (ix *Indexer) waitQuiet(ctx context.Context) bool {
+	q := time.NewTimer(quietFor)
+	defer q.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-ix.st.IndexKick():
+			q.Reset(quietFor)
+		case <-q.C:
+			return true
+		}
+	}
+}
+
+// drainQuietly indexes batch by batch until nothing is queued or mail
+// arrives (then it goes back to waiting for quiet).
+func (ix *Indexer) drainQuietly(ctx context.Context) error {
+	for {
+		n, err := ix.step(ctx, 0)
+		if err != nil || n == 0 {
+			return err
+		}
+		select {
+		case <-ix.st.IndexKick():
+			if !ix.waitQuiet(ctx) {
+				return nil
+			}
+		default:
+		}
+	}
+}
+
 // Sync indexes every queued message of one mailbox.
 func (ix *Indexer) Sync(ctx context.Context, mailboxID int64) error {
 	return ix.drain(ctx, mailboxID)
 }
 
 func (ix *Indexer) drain(ctx context.Context, mailboxID int64) error {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
 	for {
-		msgs, err := ix.st.PendingText(ctx, mailboxID, batch)
-		if err != nil {
-			return err
-		}
-		if len(msgs) == 0 {
-			return nil
-		}
-		entries := make([]store.TextEntry, 0, len(msgs))
-		for i := range msgs {
-			e, err := ix.text(ctx, &msgs[i])
-			if err != nil {
-				// Index it as empty rather than retry forever: a message
-				// we cannot read now will not read later either.
-				ix.log.Warn("full-text: cannot extract text", "message", msgs[i].ID, "err", err)
-			}
-			entries = append(entries, e)
-		}
-		if err := ix.st.SaveText(ctx, entries); err != nil {
+		n, err := ix.step(ctx, mailboxID)
+		if err != nil || n == 0 {
 			return err
 		}
 	}
+}
+
+// step indexes one batch and says how many messages it took.
+func (ix *Indexer) step(ctx context.Context, mailboxID int64) (int, error) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	msgs, err := ix.st.PendingText(ctx, mailboxID, batch)
+	if err != nil || len(msgs) == 0 {
+		return 0, err
+	}
+	entries := make([]store.TextEntry, 0, len(msgs))
+	for i := range msgs {
+		e, err := ix.text(ctx, &msgs[i])
+		if err != nil {
+			// Index it as empty rather than retry forever: a message
+			// we cannot read now will not read later either.
+			ix.log.Warn("full-text: cannot extract text", "message", msgs[i].ID, "err", err)
+		}
+		entries = append(entries, e)
+	}
+	return len(msgs), ix.st.SaveText(ctx, entries)
 }
 
 func (ix *Indexer) text(ctx context.Context, m *store.Message) (store.TextEntry, error) {
