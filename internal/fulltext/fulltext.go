@@ -22,8 +22,11 @@ const (
 	// batch is how many messages one index transaction covers.
 	batch = 64
 	// maxText bounds the text indexed per message: enough for any
-	// letter; attachments-as-text beyond it are not searchable.
-	maxText = 1 << 20
+	// letter; text beyond it (long logs pasted in, text attachments) is
+	// not searchable. FTS5 holds a message's trigrams in memory while it
+	// inserts them, about 20 bytes per byte of text, so this also bounds
+	// the indexer's memory.
+	maxText = 256 << 10
 	// sweep is how often queued messages are looked for without a kick
 	// (after a restart, or a kick lost while busy).
 	sweep = time.Minute
