@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -245,7 +244,31 @@ func (s *session) fetchOne(ctx context.Context, m *store.Message, items []imappa
 		defer data.Close()
 	}
 	w := s.bw
-	fmt.Fprintf(w, "* %d FETCH (", s.sel.seqOf(m.UID))
+	// Numbers and flags are appended to one scratch buffer: this runs
+	// once per message, 100,000 times for FETCH 1:* (FLAGS).
+	num := s.scratch[:0]
+	w.WriteString("* ")
+	w.Write(strconv.AppendInt(num, int64(s.sel.seqOf(m.UID)), 10))
+	w.WriteString(" FETCH (")
+	writeFlags := func() {
+		w.WriteString("FLAGS (")
+		for i, f := range m.Flags {
+			if i > 0 {
+				w.WriteByte(' ')
+			}
+			w.WriteString(f)
+		}
+		w.WriteByte(')')
+	}
+	writeUID := func() {
+		w.WriteString("UID ")
+		w.Write(strconv.AppendUint(num, uint64(m.UID), 10))
+	}
+	writeModSeq := func() {
+		w.WriteString("MODSEQ (")
+		w.Write(strconv.AppendInt(num, m.ModSeq, 10))
+		w.WriteByte(')')
+	}
 	first := true
 	sep := func() {
 		if !first {
@@ -258,15 +281,15 @@ func (s *session) fetchOne(ctx context.Context, m *store.Message, items []imappa
 		switch it.Name {
 		case "FLAGS":
 			sep()
-			w.WriteString("FLAGS (" + flagList(m.Flags) + ")")
+			writeFlags()
 			wroteFlags = true
 		case "UID":
 			sep()
-			w.WriteString("UID " + strconv.FormatUint(uint64(m.UID), 10))
+			writeUID()
 			wroteUID = true
 		case "MODSEQ":
 			sep()
-			w.WriteString("MODSEQ (" + itoa(m.ModSeq) + ")")
+			writeModSeq()
 			wroteModSeq = true
 		case "INTERNALDATE":
 			sep()
@@ -344,15 +367,15 @@ func (s *session) fetchOne(ctx context.Context, m *store.Message, items []imappa
 	}
 	if plan.uid && !wroteUID {
 		sep()
-		w.WriteString("UID " + strconv.FormatUint(uint64(m.UID), 10))
+		writeUID()
 	}
 	if flagsChanged && !wroteFlags {
 		sep()
-		w.WriteString("FLAGS (" + flagList(m.Flags) + ")")
+		writeFlags()
 	}
 	if (plan.modseq || (s.condstore && (wroteFlags || flagsChanged))) && !wroteModSeq {
 		sep()
-		w.WriteString("MODSEQ (" + itoa(m.ModSeq) + ")")
+		writeModSeq()
 	}
 	w.WriteString(")\r\n")
 	return nil

@@ -52,6 +52,8 @@ type session struct {
 	r    *imapparse.Reader
 	bw   *bufio.Writer
 	fw   *flate.Writer // COMPRESS=DEFLATE, RFC 4978
+	// scratch formats numbers for responses without allocating.
+	scratch [32]byte
 	errs int
 
 	state   state
