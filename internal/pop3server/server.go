@@ -9,9 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/yizhan-mail/yizhan/internal/acceptloop"
 	"github.com/yizhan-mail/yizhan/internal/authlimit"
 	"github.com/yizhan-mail/yizhan/internal/connlimit"
 )
@@ -125,49 +125,10 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, implicitTLS bool) e
 		s.mu.Unlock()
 		ln.Close()
 	}()
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-
 	log := s.log.With("listener", ln.Addr().String(), "implicit_tls", implicitTLS)
-	var backoff time.Duration
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if s.isClosing() {
-				return ErrServerClosed
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if retryableAccept(err) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				log.Warn("accept failed, retrying", "err", err, "backoff", backoff)
-				t := time.NewTimer(backoff)
-				select {
-				case <-t.C:
-				case <-ctx.Done():
-					t.Stop()
-				}
-				continue
-			}
-			log.Error("accept failed", "err", err)
-			return err
-		}
-		backoff = 0
+	return acceptloop.Run(ctx, ln, log, s.isClosing, ErrServerClosed, func(c net.Conn) {
 		s.startSession(ctx, c, implicitTLS)
-	}
-}
-
-// retryableAccept reports accept errors worth retrying after a pause:
-// descriptor exhaustion, a connection reset before it was accepted, and
-// timeouts.
-func retryableAccept(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
-		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS)
+	})
 }
 
 func (s *Server) isClosing() bool {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yizhan-mail/yizhan/internal/acceptloop"
 	"github.com/yizhan-mail/yizhan/internal/authlimit"
 	"github.com/yizhan-mail/yizhan/internal/connlimit"
 )
@@ -157,54 +158,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
 	defer func() {
 		s.mu.Lock()
 		delete(s.listeners, ln)
 		s.mu.Unlock()
-		ln.Close()
 	}()
-
-	var backoff time.Duration
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			down := s.shutdown
-			s.mu.Unlock()
-			if down {
-				return nil
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return err
-			}
-			// Out of file descriptors and the like: wait and retry, as
-			// net/http does.
-			if backoff == 0 {
-				backoff = 5 * time.Millisecond
-			} else if backoff *= 2; backoff > time.Second {
-				backoff = time.Second
-			}
-			s.log.Warn("accept failed", "err", err, "retry_in", backoff)
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			continue
-		}
-		backoff = 0
+	return acceptloop.Run(ctx, ln, s.log, s.isShutdown, nil, func(c net.Conn) {
 		sess := newSession(ctx, s, c)
 		s.mu.Lock()
 		if s.shutdown {
 			s.mu.Unlock()
 			sess.cancel()
 			c.Close()
-			return nil
+			return
 		}
 		s.sessions[sess] = struct{}{}
 		s.wg.Add(1)
@@ -218,7 +184,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			}()
 			sess.run()
 		}()
-	}
+	})
+}
+
+func (s *Server) isShutdown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shutdown
 }
 
 // Shutdown stops accepting connections. Idle sessions get "421 4.3.2
