@@ -48,13 +48,13 @@ type session struct {
 	tls         bool
 	log         *slog.Logger
 
-	br   *bufio.Reader
-	r    *imapparse.Reader
-	bw   *bufio.Writer
-	fw   *flate.Writer // COMPRESS=DEFLATE, RFC 4978
+	br *bufio.Reader
+	r  *imapparse.Reader
+	bw *bufio.Writer
+	fw *flate.Writer // COMPRESS=DEFLATE, RFC 4978
 	// scratch formats numbers for responses without allocating.
 	scratch [32]byte
-	errs int
+	errs    int
 
 	state   state
 	account store.Account
