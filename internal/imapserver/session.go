@@ -17,9 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	kflate "github.com/klauspost/compress/flate"
-
 	"github.com/yizhan-mail/yizhan/internal/imapparse"
+	"github.com/yizhan-mail/yizhan/internal/inflate"
 	"github.com/yizhan-mail/yizhan/internal/store"
 )
 
@@ -604,10 +603,9 @@ func (s *session) compress(tag string, a *imapparse.Compress) {
 	fw, _ := flate.NewWriter(s.conn, 5)
 	s.fw = fw
 	s.bw = bufio.NewWriterSize(fw, ioBuffer)
-	// klauspost's inflater, with partial blocks: clients such as mbsync
-	// flush with zlib's Z_PARTIAL_FLUSH, and the standard library's
-	// reader returns nothing at such a point (golang/go#31514), so the
-	// command would never arrive.
-	s.br = bufio.NewReaderSize(kflate.NewReaderOpts(s.br, kflate.WithPartialBlock()), ioBuffer)
+	// Our inflater: it hands over what it has decoded whenever the
+	// connection has nothing more buffered, whatever flush the client
+	// used (internal/inflate says why the libraries' readers hang).
+	s.br = bufio.NewReaderSize(inflate.NewReader(s.br), ioBuffer)
 	s.newReader()
 }
