@@ -81,13 +81,16 @@ func (s *session) runSearch(ctx context.Context, key *imapparse.SearchKey) ([]st
 		}
 		text[k] = hits
 	}
-	msgs, err := s.loadMessages(ctx, s.sel.uids, needs.mime, needs.mime)
-	if err != nil {
-		return nil, err
-	}
 	e := &evalCtx{s: s, ctx: ctx, max: uint32(len(s.sel.uids)), text: text}
 	if n := len(s.sel.uids); n > 0 {
 		e.maxUID = s.sel.uids[n-1]
+	}
+	if !needs.mime {
+		return s.searchMeta(ctx, e, key)
+	}
+	msgs, err := s.loadMessages(ctx, s.sel.uids, true, true)
+	if err != nil {
+		return nil, err
 	}
 	var out []store.Message
 	for i := range msgs {
@@ -104,6 +107,31 @@ func (s *session) runSearch(ctx context.Context, key *imapparse.SearchKey) ([]st
 		}
 		if e.match(key) {
 			out = append(out, *e.m)
+		}
+	}
+	return out, nil
+}
+
+// searchMeta evaluates a key that needs no message content over the
+// in-memory index, without building a row per message: a flag or text
+// search of 100,000 messages must not allocate 100,000 rows.
+func (s *session) searchMeta(ctx context.Context, e *evalCtx, key *imapparse.SearchKey) ([]store.Message, error) {
+	meta, err := s.srv.st.Meta(ctx, s.sel.mb.ID, s.sel.uids)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Message
+	var m store.Message
+	seq := 0 // meta is a subsequence of sel.uids, both ascending
+	for i := range meta {
+		mm := &meta[i]
+		for seq < len(s.sel.uids) && s.sel.uids[seq] < mm.UID {
+			seq++
+		}
+		m = store.Message{MailboxID: s.sel.mb.ID, UID: mm.UID, ModSeq: mm.ModSeq, Size: mm.Size, Flags: mm.Flags, InternalDate: mm.InternalDate()}
+		e.m, e.seq = &m, uint32(seq+1)
+		if e.match(key) {
+			out = append(out, m)
 		}
 	}
 	return out, nil
