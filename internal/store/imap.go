@@ -30,24 +30,6 @@ type FlagUpdate struct {
 	Changed bool // false: already as asked, MODSEQ unchanged
 }
 
-// UIDs returns a mailbox's UIDs in ascending order.
-func (s *Store) UIDs(ctx context.Context, mailboxID int64) ([]uint32, error) {
-	rows, err := s.query(ctx, `SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid`, mailboxID)
-	if err != nil {
-		return nil, fmt.Errorf("store: uids: %w", err)
-	}
-	defer rows.Close()
-	out := make([]uint32, 0, 64)
-	for rows.Next() {
-		var u uint32
-		if err := rows.Scan(&u); err != nil {
-			return nil, fmt.Errorf("store: uids: %w", err)
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
-}
-
 // MessageRange returns the messages with lo ≤ UID ≤ hi in UID order;
 // withMIME also loads the cached MIME structure.
 func (s *Store) MessageRange(ctx context.Context, mailboxID int64, lo, hi uint32, withMIME bool) ([]Message, error) {
@@ -598,20 +580,4 @@ func (s *Store) OpenMessageAt(ctx context.Context, m Message) (*MessageData, err
 		d.f = f
 	}
 	return d, nil
-}
-
-// ReadMessage returns a whole message's bytes (for parsing messages
-// stored without a cached structure, and for the indexer).
-func (s *Store) ReadMessage(ctx context.Context, m Message) ([]byte, error) {
-	d, err := s.OpenMessageAt(ctx, m)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	buf := make([]byte, d.size)
-	n, err := d.ReadAt(buf, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("store: read message: %w", err)
-	}
-	return buf[:n], nil
 }

@@ -161,7 +161,12 @@ func TestCopyMoveQuota(t *testing.T) {
 		t.Fatalf("copy %+v %v", res, err)
 	}
 	msgs, _ := s.MessageRange(ctx, arch.ID, 1, 2, false)
-	body, err := s.ReadMessage(ctx, msgs[1])
+	rc, err := s.OpenMessage(ctx, msgs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(rc)
+	rc.Close()
 	if err != nil || string(body) != "Delivered-To: alice@example.test\r\nSubject: two\r\n\r\nbody\r\n" {
 		t.Fatalf("copied bytes %q %v", body, err)
 	}
