@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -64,4 +65,54 @@ func Retryable(err error) bool {
 	}
 	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
 		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS)
+}
+
+// Listeners is a server's set of listeners and its shutting-down state,
+// shared by Serve (which registers each listener) and Shutdown (which
+// closes them all). The zero value is ready to use.
+type Listeners struct {
+	mu      sync.Mutex
+	closing bool
+	lns     map[net.Listener]struct{}
+}
+
+// Closing reports whether Close has been called.
+func (l *Listeners) Closing() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closing
+}
+
+// Close marks the server as shutting down and closes every listener being
+// served, so each Serve returns errClosed. Listeners handed to Serve later
+// are closed at once.
+func (l *Listeners) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closing = true
+	for ln := range l.lns {
+		ln.Close()
+	}
+}
+
+// Serve registers ln and runs the accept loop on it (see Run) until ctx
+// ends or Close is called.
+func (l *Listeners) Serve(ctx context.Context, ln net.Listener, log *slog.Logger, errClosed error, handle func(net.Conn)) error {
+	l.mu.Lock()
+	if l.closing {
+		l.mu.Unlock()
+		ln.Close()
+		return errClosed
+	}
+	if l.lns == nil {
+		l.lns = map[net.Listener]struct{}{}
+	}
+	l.lns[ln] = struct{}{}
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		delete(l.lns, ln)
+		l.mu.Unlock()
+	}()
+	return Run(ctx, ln, log, l.Closing, errClosed, handle)
 }

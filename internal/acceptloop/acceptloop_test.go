@@ -105,3 +105,38 @@ func TestRunRetriesTransientErrors(t *testing.T) {
 		t.Fatal("Retryable misclassifies errors")
 	}
 }
+
+func TestListenersCloseStopsServe(t *testing.T) {
+	var lns Listeners
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- lns.Serve(context.Background(), ln, slog.New(slog.DiscardHandler), errClosed, func(c net.Conn) { c.Close() })
+	}()
+	// Wait until Serve accepts, so Close finds the listener registered.
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	lns.Close()
+	if err := <-done; !errors.Is(err, errClosed) {
+		t.Fatalf("Serve after Close = %v, want errClosed", err)
+	}
+	if !lns.Closing() {
+		t.Fatal("Closing() false after Close")
+	}
+	ln2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lns.Serve(context.Background(), ln2, slog.New(slog.DiscardHandler), errClosed, func(c net.Conn) { c.Close() }); !errors.Is(err, errClosed) {
+		t.Fatalf("Serve after Close = %v, want errClosed at once", err)
+	}
+	if _, err := net.Dial("tcp", ln2.Addr().String()); err == nil {
+		t.Fatal("a listener handed to Serve after Close was left open")
+	}
+}

@@ -73,11 +73,11 @@ type Server struct {
 	st  *store.Store
 	log *slog.Logger
 
-	mu        sync.Mutex
-	closing   bool
-	listeners map[net.Listener]struct{}
-	sessions  map[*session]struct{}
-	wg        sync.WaitGroup
+	lns acceptloop.Listeners // listeners being served; closed by Shutdown
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	wg       sync.WaitGroup
 }
 
 // New returns a Server.
@@ -95,11 +95,10 @@ func New(cfg Config, st *store.Store) *Server {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{
-		cfg:       cfg,
-		st:        st,
-		log:       cfg.Logger.With("proto", "imap"),
-		listeners: map[net.Listener]struct{}{},
-		sessions:  map[*session]struct{}{},
+		cfg:      cfg,
+		st:       st,
+		log:      cfg.Logger.With("proto", "imap"),
+		sessions: map[*session]struct{}{},
 	}
 	if cfg.TLSConfig == nil {
 		s.log.Warn("no TLS configuration: STARTTLS and imaps unavailable, so nobody can log in")
@@ -123,29 +122,10 @@ func (s *Server) ServeTLS(ctx context.Context, ln net.Listener) error {
 }
 
 func (s *Server) serve(ctx context.Context, ln net.Listener, implicitTLS bool) error {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		ln.Close()
-		return ErrServerClosed
-	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-	}()
 	log := s.log.With("listener", ln.Addr().String(), "implicit_tls", implicitTLS)
-	return acceptloop.Run(ctx, ln, log, s.isClosing, ErrServerClosed, func(c net.Conn) {
+	return s.lns.Serve(ctx, ln, log, ErrServerClosed, func(c net.Conn) {
 		s.startSession(ctx, c, implicitTLS)
 	})
-}
-
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
 }
 
 func (s *Server) startSession(ctx context.Context, c net.Conn, implicitTLS bool) {
@@ -166,7 +146,7 @@ func (s *Server) startSession(ctx context.Context, c net.Conn, implicitTLS bool)
 	}
 	sess := newSession(s, c, ip, implicitTLS)
 	s.mu.Lock()
-	if s.closing {
+	if s.lns.Closing() {
 		s.mu.Unlock()
 		c.Close()
 		if release != nil {
@@ -195,11 +175,10 @@ func (s *Server) startSession(ctx context.Context, c net.Conn, implicitTLS bool)
 // boundary (sessions in IDLE at once), and waits for them until ctx ends,
 // then closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
+	// Closing before taking mu: a session starting now either sees it
+	// and is refused, or registered before the loop below.
+	s.lns.Close()
 	s.mu.Lock()
-	s.closing = true
-	for ln := range s.listeners {
-		ln.Close()
-	}
 	for sess := range s.sessions {
 		sess.shutdown()
 	}

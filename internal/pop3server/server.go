@@ -56,14 +56,14 @@ type Server struct {
 	backend Backend
 	log     *slog.Logger
 
-	mu        sync.Mutex
-	closing   bool                      // Shutdown has begun
-	listeners map[net.Listener]struct{} // being served
-	sessions  map[*session]struct{}     // running
-	locked    map[string]struct{}       // accounts with a session in TRANSACTION (RFC 1939 §4: exclusive-access lock)
-	wg        sync.WaitGroup            // session goroutines
-	done      chan struct{}             // made by Shutdown, closed when the last session has ended
-	drained   bool                      // done is closed
+	lns acceptloop.Listeners // listeners being served; closed by Shutdown
+
+	mu       sync.Mutex
+	sessions map[*session]struct{} // running
+	locked   map[string]struct{}   // accounts with a session in TRANSACTION (RFC 1939 §4: exclusive-access lock)
+	wg       sync.WaitGroup        // session goroutines
+	done     chan struct{}         // made by Shutdown, closed when the last session has ended
+	drained  bool                  // done is closed
 }
 
 // New returns a Server for cfg and b.
@@ -78,12 +78,11 @@ func New(cfg Config, b Backend) *Server {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{
-		cfg:       cfg,
-		backend:   b,
-		log:       cfg.Logger.With("proto", "pop3"),
-		listeners: map[net.Listener]struct{}{},
-		sessions:  map[*session]struct{}{},
-		locked:    map[string]struct{}{},
+		cfg:      cfg,
+		backend:  b,
+		log:      cfg.Logger.With("proto", "pop3"),
+		sessions: map[*session]struct{}{},
+		locked:   map[string]struct{}{},
 	}
 	if cfg.TLSConfig == nil {
 		s.log.Warn("no TLS configuration: STLS and pop3s unavailable, so nobody can log in")
@@ -111,30 +110,10 @@ func (s *Server) ServeTLS(ctx context.Context, ln net.Listener) error {
 }
 
 func (s *Server) serve(ctx context.Context, ln net.Listener, implicitTLS bool) error {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		ln.Close()
-		return ErrServerClosed
-	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-		ln.Close()
-	}()
 	log := s.log.With("listener", ln.Addr().String(), "implicit_tls", implicitTLS)
-	return acceptloop.Run(ctx, ln, log, s.isClosing, ErrServerClosed, func(c net.Conn) {
+	return s.lns.Serve(ctx, ln, log, ErrServerClosed, func(c net.Conn) {
 		s.startSession(ctx, c, implicitTLS)
 	})
-}
-
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
 }
 
 // startSession registers and runs a session for c in its own goroutine.
@@ -148,7 +127,7 @@ func (s *Server) startSession(ctx context.Context, c net.Conn, implicitTLS bool)
 		log:         s.log.With("session", newSessionID(), "client_ip", ip.String()),
 	}
 	s.mu.Lock()
-	if s.closing {
+	if s.lns.Closing() {
 		s.mu.Unlock()
 		c.Close()
 		return
@@ -176,11 +155,10 @@ func (s *Server) startSession(ctx context.Context, c net.Conn, implicitTLS bool)
 // connections are closed and their contexts cancelled, and Shutdown
 // returns ctx.Err().
 func (s *Server) Shutdown(ctx context.Context) error {
+	// Closing before taking mu: a session starting now either sees it
+	// and is refused, or registered before the loop below.
+	s.lns.Close()
 	s.mu.Lock()
-	s.closing = true
-	for ln := range s.listeners {
-		ln.Close()
-	}
 	if s.done == nil {
 		s.done = make(chan struct{})
 		s.checkDrainedLocked()
@@ -208,7 +186,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // checkDrainedLocked closes done once Shutdown has begun and the last
 // session has ended. s.mu must be held.
 func (s *Server) checkDrainedLocked() {
-	if s.closing && len(s.sessions) == 0 && s.done != nil && !s.drained {
+	if len(s.sessions) == 0 && s.done != nil && !s.drained {
 		s.drained = true
 		close(s.done)
 	}

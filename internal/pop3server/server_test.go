@@ -624,7 +624,7 @@ func TestShutdownWaitsForRetr(t *testing.T) {
 	<-opened
 	shutdownErr := make(chan error, 1)
 	go func() { shutdownErr <- env.srv.Shutdown(context.Background()) }()
-	waitFor(t, "shutdown to begin", env.srv.isClosing)
+	waitFor(t, "shutdown to begin", env.srv.lns.Closing)
 	close(release)
 	if l := c.line(); l != "+OK "+itoa(len(body))+" octets" {
 		t.Fatalf("got %q", l)

@@ -120,22 +120,21 @@ type Server struct {
 	backend Backend
 	log     *slog.Logger
 
-	mu        sync.Mutex
-	shutdown  bool
-	listeners map[net.Listener]struct{}
-	sessions  map[*session]struct{}
-	wg        sync.WaitGroup // session goroutines
+	lns acceptloop.Listeners // listeners being served; closed by Shutdown
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	wg       sync.WaitGroup // session goroutines
 }
 
 // New returns a Server speaking cfg.Mode for backend b.
 func New(cfg Config, b Backend) *Server {
 	cfg.setDefaults()
 	return &Server{
-		cfg:       cfg,
-		backend:   b,
-		log:       cfg.Logger.With("mode", cfg.Mode.String()),
-		listeners: map[net.Listener]struct{}{},
-		sessions:  map[*session]struct{}{},
+		cfg:      cfg,
+		backend:  b,
+		log:      cfg.Logger.With("mode", cfg.Mode.String()),
+		sessions: map[*session]struct{}{},
 	}
 }
 
@@ -150,23 +149,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.cfg.Mode == ModeSubmissions && s.cfg.TLSConfig == nil {
 		return errNoTLS
 	}
-	s.mu.Lock()
-	if s.shutdown {
-		s.mu.Unlock()
-		ln.Close()
-		return nil
-	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-	}()
-	return acceptloop.Run(ctx, ln, s.log, s.isShutdown, nil, func(c net.Conn) {
+	return s.lns.Serve(ctx, ln, s.log, nil, func(c net.Conn) {
 		sess := newSession(ctx, s, c)
 		s.mu.Lock()
-		if s.shutdown {
+		if s.lns.Closing() {
 			s.mu.Unlock()
 			sess.cancel()
 			c.Close()
@@ -187,22 +173,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	})
 }
 
-func (s *Server) isShutdown() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.shutdown
-}
-
 // Shutdown stops accepting connections. Idle sessions get "421 4.3.2
 // shutting down" and are closed; sessions receiving or delivering a message
 // may finish it (and then get the 421) until ctx ends, when every remaining
 // connection is closed and ctx.Err() is returned.
 func (s *Server) Shutdown(ctx context.Context) error {
+	// Closing before taking mu: a session starting now either sees it
+	// and is refused, or registered before the copy below.
+	s.lns.Close()
 	s.mu.Lock()
-	s.shutdown = true
-	for ln := range s.listeners {
-		ln.Close()
-	}
 	sessions := make([]*session, 0, len(s.sessions))
 	for sess := range s.sessions {
 		sessions = append(sessions, sess)
