@@ -446,15 +446,18 @@ func keyUses(k *imapparse.SearchKey, op string) bool {
 
 // sortMsgs builds what SORT and THREAD need of the matched messages.
 func (s *session) sortMsgs(ctx context.Context, msgs []store.Message, withRefs bool) []imapsort.Msg {
-	// The search may have answered from the in-memory index; sorting
-	// needs the rows with their cached structure.
-	uids := make([]uint32, len(msgs))
-	for i := range msgs {
-		uids[i] = msgs[i].UID
-	}
-	msgs, err := s.loadMessages(ctx, uids, true, true)
-	if err != nil {
-		s.log.Error("sort: load messages", "err", err)
+	// A search answered from the in-memory index returns rows without
+	// ids or structure; sorting needs them. Rows a content search loaded
+	// already have them.
+	if len(msgs) > 0 && msgs[0].ID == 0 {
+		uids := make([]uint32, len(msgs))
+		for i := range msgs {
+			uids[i] = msgs[i].UID
+		}
+		var err error
+		if msgs, err = s.loadMessages(ctx, uids, true, true); err != nil {
+			s.log.Error("sort: load messages", "err", err)
+		}
 	}
 	out := make([]imapsort.Msg, 0, len(msgs))
 	for i := range msgs {
