@@ -119,6 +119,9 @@ func (b *smtpBackend) CheckRecipient(ctx context.Context, s *smtpserver.Session,
 			Text: fmt.Sprintf("<%s>: delivery to remote domains needs the outbound queue, which this version does not have yet", rcpt)}
 	}
 	for _, t := range res.Local {
+		if t.Quota == 0 {
+			continue // no limit: no need to add up the mailboxes
+		}
 		used, limit, err := b.st.Quota(ctx, t.AccountID)
 		if err != nil {
 			return err

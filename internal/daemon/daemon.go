@@ -63,7 +63,9 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 
 	authLim := authlimit.New(cfg.Limits.AuthFailures, cfg.Limits.AuthWindow.D(), cfg.Limits.AuthPenalty.D())
 	connLim := connlimit.New(cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerIP)
-	rt := router.New(st, cfg.Hostname)
+	// Recipient lookups are cached until the directory changes (admin
+	// commands in other processes included).
+	rt := router.New(router.NewCache(st, st.DirectoryVersion), cfg.Hostname)
 	mda := delivery.New(st, log)
 	smtpBack := &smtpBackend{st: st, rt: rt, mda: mda, log: log}
 

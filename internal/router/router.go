@@ -27,6 +27,7 @@ const maxDepth = 10
 type Target struct {
 	AccountID int64
 	Address   string // the account's address (Delivered-To)
+	Quota     int64  // the account's storage limit in bytes; 0 for none
 }
 
 // Result is where one recipient address leads.
@@ -146,7 +147,7 @@ func (r *Router) resolve(ctx context.Context, addr string, depth int, seen map[s
 func (r *Router) lookup(ctx context.Context, key string, depth int, seen map[string]bool, res *Result) (bool, error) {
 	acct, err := r.dir.AccountByAddress(ctx, key)
 	if err == nil {
-		res.addLocal(Target{AccountID: acct.ID, Address: acct.Display})
+		res.addLocal(Target{AccountID: acct.ID, Address: acct.Display, Quota: acct.Quota})
 		return true, nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {
@@ -190,11 +191,11 @@ func (r *Router) postmaster(ctx context.Context, domain string) (Target, error) 
 	}
 	if d.Postmaster != "" {
 		if acct, err := r.dir.AccountByAddress(ctx, d.Postmaster); err == nil {
-			return Target{AccountID: acct.ID, Address: acct.Display}, nil
+			return Target{AccountID: acct.ID, Address: acct.Display, Quota: acct.Quota}, nil
 		}
 	}
 	if acct, err := r.dir.FirstAccountOfDomain(ctx, domain); err == nil {
-		return Target{AccountID: acct.ID, Address: acct.Display}, nil
+		return Target{AccountID: acct.ID, Address: acct.Display, Quota: acct.Quota}, nil
 	}
 	domains, err := r.dir.Domains(ctx)
 	if err != nil {
@@ -202,7 +203,7 @@ func (r *Router) postmaster(ctx context.Context, domain string) (Target, error) 
 	}
 	for _, other := range domains {
 		if acct, err := r.dir.FirstAccountOfDomain(ctx, other.Name); err == nil {
-			return Target{AccountID: acct.ID, Address: acct.Display}, nil
+			return Target{AccountID: acct.ID, Address: acct.Display, Quota: acct.Quota}, nil
 		}
 	}
 	return Target{}, ErrNoPostmaster

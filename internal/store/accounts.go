@@ -29,6 +29,7 @@ type Account struct {
 	Address string // lookup key (lower-cased local part)
 	Display string // as created
 	Domain  string
+	Quota   int64 // storage limit in bytes; 0 for none
 }
 
 // Alias maps an address (or "@domain", a catch-all) to targets.
@@ -64,7 +65,7 @@ func (s *Store) AddDomain(ctx context.Context, name, postmaster string) (Domain,
 		pm = a.Key()
 	}
 	var id int64
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	err = s.writeDirectory(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM domains WHERE name = ?`, d).Scan(&n); err != nil {
 			return fmt.Errorf("store: add domain: %w", err)
@@ -133,7 +134,7 @@ func (s *Store) DeleteDomain(ctx context.Context, name string, force bool) error
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+	return s.writeDirectory(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
 		var ids []int64
 		rows, err := tx.QueryContext(ctx, `SELECT id FROM accounts WHERE domain_id = ?`, d.ID)
 		if err != nil {
@@ -188,7 +189,7 @@ func (s *Store) AddAccount(ctx context.Context, addr, password string) (Account,
 		return Account{}, err
 	}
 	acct := Account{Address: a.Key(), Display: a.String(), Domain: d.Name}
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	err = s.writeDirectory(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE address = ?`, acct.Address).Scan(&n); err != nil {
 			return fmt.Errorf("store: add account: %w", err)
@@ -249,7 +250,7 @@ func createMailboxTx(ctx context.Context, tx *sql.Tx, accountID int64, name, spe
 
 // Accounts lists all accounts.
 func (s *Store) Accounts(ctx context.Context) ([]Account, error) {
-	rows, err := s.query(ctx, `SELECT a.id, a.address, a.display, d.name FROM accounts a
+	rows, err := s.query(ctx, `SELECT a.id, a.address, a.display, d.name, a.quota_bytes FROM accounts a
 		JOIN domains d ON d.id = a.domain_id ORDER BY d.name, a.address`)
 	if err != nil {
 		return nil, fmt.Errorf("store: accounts: %w", err)
@@ -258,7 +259,7 @@ func (s *Store) Accounts(ctx context.Context) ([]Account, error) {
 	var out []Account
 	for rows.Next() {
 		var a Account
-		if err := rows.Scan(&a.ID, &a.Address, &a.Display, &a.Domain); err != nil {
+		if err := rows.Scan(&a.ID, &a.Address, &a.Display, &a.Domain, &a.Quota); err != nil {
 			return nil, fmt.Errorf("store: accounts: %w", err)
 		}
 		out = append(out, a)
@@ -277,8 +278,8 @@ func (s *Store) AccountByAddress(ctx context.Context, addr string) (Account, err
 
 func (s *Store) accountByKey(ctx context.Context, key string) (Account, error) {
 	var a Account
-	err := s.queryRow(ctx, `SELECT a.id, a.address, a.display, d.name FROM accounts a
-		JOIN domains d ON d.id = a.domain_id WHERE a.address = ?`, key).Scan(&a.ID, &a.Address, &a.Display, &a.Domain)
+	err := s.queryRow(ctx, `SELECT a.id, a.address, a.display, d.name, a.quota_bytes FROM accounts a
+		JOIN domains d ON d.id = a.domain_id WHERE a.address = ?`, key).Scan(&a.ID, &a.Address, &a.Display, &a.Domain, &a.Quota)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Account{}, fmt.Errorf("%w: account %s", ErrNotFound, key)
 	}
@@ -292,8 +293,8 @@ func (s *Store) accountByKey(ctx context.Context, key string) (Account, error) {
 // postmaster).
 func (s *Store) FirstAccountOfDomain(ctx context.Context, domain string) (Account, error) {
 	var a Account
-	err := s.queryRow(ctx, `SELECT a.id, a.address, a.display, d.name FROM accounts a
-		JOIN domains d ON d.id = a.domain_id WHERE d.name = ? ORDER BY a.id LIMIT 1`, domain).Scan(&a.ID, &a.Address, &a.Display, &a.Domain)
+	err := s.queryRow(ctx, `SELECT a.id, a.address, a.display, d.name, a.quota_bytes FROM accounts a
+		JOIN domains d ON d.id = a.domain_id WHERE d.name = ? ORDER BY a.id LIMIT 1`, domain).Scan(&a.ID, &a.Address, &a.Display, &a.Domain, &a.Quota)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Account{}, fmt.Errorf("%w: no account in %s", ErrNotFound, domain)
 	}
@@ -316,7 +317,7 @@ func (s *Store) SetPassword(ctx context.Context, addr, password string) error {
 	if err != nil {
 		return err
 	}
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	err = s.writeDirectory(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
 		_, err := tx.ExecContext(ctx, `UPDATE accounts SET password_hash = ? WHERE id = ?`, hash, acct.ID)
 		if err != nil {
 			return fmt.Errorf("store: set password: %w", err)
@@ -334,7 +335,7 @@ func (s *Store) DeleteAccount(ctx context.Context, addr string) error {
 		return err
 	}
 	s.auth.forget(acct.Address)
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+	return s.writeDirectory(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
 		return deleteAccountTx(ctx, tx, acct.ID, eff)
 	})
 }
@@ -423,7 +424,7 @@ func (s *Store) AddAlias(ctx context.Context, alias string, targets []string) (A
 			return Alias{}, fmt.Errorf("%w: %s is an account", ErrExists, key)
 		}
 	}
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	err = s.writeDirectory(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
 		for _, t := range norm {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO aliases (address, target) VALUES (?, ?) ON CONFLICT DO NOTHING`, key, t); err != nil {
 				return fmt.Errorf("store: add alias: %w", err)
@@ -499,7 +500,7 @@ func (s *Store) DeleteAlias(ctx context.Context, alias string) error {
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	return s.writeDirectory(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM aliases WHERE address = ?`, key)
 		if err != nil {
 			return fmt.Errorf("store: delete alias: %w", err)

@@ -306,7 +306,7 @@ func (s *Store) SetQuota(ctx context.Context, addr string, bytes int64) error {
 	if bytes < 0 {
 		return fmt.Errorf("%w: negative quota", ErrInvalidName)
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	return s.writeDirectory(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
 		_, err := tx.ExecContext(ctx, `UPDATE accounts SET quota_bytes = ? WHERE id = ?`, bytes, acct.ID)
 		if err != nil {
 			return fmt.Errorf("store: set quota: %w", err)

@@ -99,8 +99,13 @@ func (s *Store) Deliver(ctx context.Context, d *Delivery) ([]DeliveredMessage, e
 			inline = []byte{} // an empty message is still inline, not NULL
 		}
 	}
+	events, err := encodeEvents(d.Events)
+	if err != nil {
+		d.Blob.Abort()
+		return nil, err
+	}
 	out := make([]DeliveredMessage, len(d.Recipients))
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
 		if _, err := s.stmt(ctx, tx, sqlInsertBlob).ExecContext(ctx, blobID, blobSize, len(d.Recipients), inline); err != nil {
 			return fmt.Errorf("store: blob row: %w", err)
 		}
@@ -134,7 +139,7 @@ func (s *Store) Deliver(ctx context.Context, d *Delivery) ([]DeliveredMessage, e
 			out[i] = DeliveredMessage{AccountID: r.AccountID, MailboxID: mbID, UID: uint32(uid)}
 			eff.changes = append(eff.changes, Change{Kind: ChangeNew, AccountID: r.AccountID, MailboxID: mbID, UID: uint32(uid), ModSeq: modseq, Flags: r.Flags, MessageID: msgID, Size: size, Date: date})
 		}
-		return s.insertEvents(ctx, tx, d.Events)
+		return s.insertEvents(ctx, tx, events)
 	})
 	if err != nil {
 		// No row refers to the blob: remove the file.
@@ -145,16 +150,33 @@ func (s *Store) Deliver(ctx context.Context, d *Delivery) ([]DeliveredMessage, e
 	return out, nil
 }
 
-func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []Event) error {
+// encodedEvent is an Event with its detail already in JSON, so the
+// encoding happens on the caller's goroutine, not in the committer.
+type encodedEvent struct {
+	trackingID string
+	at         int64
+	kind       string
+	detail     string
+}
+
+func encodeEvents(events []Event) ([]encodedEvent, error) {
+	out := make([]encodedEvent, len(events))
+	for i, e := range events {
+		detail := []byte("{}")
+		if e.Detail != nil {
+			var err error
+			if detail, err = json.Marshal(e.Detail); err != nil {
+				return nil, fmt.Errorf("store: event detail: %w", err)
+			}
+		}
+		out[i] = encodedEvent{e.TrackingID, e.At.UnixMilli(), e.Kind, string(detail)}
+	}
+	return out, nil
+}
+
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []encodedEvent) error {
 	for _, e := range events {
-		detail, err := json.Marshal(e.Detail)
-		if err != nil {
-			return fmt.Errorf("store: event detail: %w", err)
-		}
-		if e.Detail == nil {
-			detail = []byte("{}")
-		}
-		if _, err := s.stmt(ctx, tx, sqlInsertEvent).ExecContext(ctx, e.TrackingID, e.At.UnixMilli(), e.Kind, string(detail)); err != nil {
+		if _, err := s.stmt(ctx, tx, sqlInsertEvent).ExecContext(ctx, e.trackingID, e.at, e.kind, e.detail); err != nil {
 			return fmt.Errorf("store: event: %w", err)
 		}
 	}
@@ -163,8 +185,12 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []Event) er
 
 // RecordEvents stores events outside a delivery (e.g. refusals).
 func (s *Store) RecordEvents(ctx context.Context, events []Event) error {
+	enc, err := encodeEvents(events)
+	if err != nil {
+		return err
+	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
-		return s.insertEvents(ctx, tx, events)
+		return s.insertEvents(ctx, tx, enc)
 	})
 }
 

@@ -55,8 +55,9 @@ const maxBatch = 256
 type Store struct {
 	dir    string
 	log    *slog.Logger
-	rdb    *sql.DB // readers (WAL allows many alongside the writer)
-	wdb    *sql.DB // the single writer connection
+	rdb    *sql.DB       // readers (WAL allows many alongside the writer)
+	wdb    *sql.DB       // the single writer connection
+	ckpt   *checkpointer // background WAL checkpoints; nil without a committer
 	blobs  *blobDir
 	feed   *feed
 	auth   *authCache
@@ -98,6 +99,9 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 	// would lose acknowledged mail on power failure.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
 		"&_pragma=busy_timeout(15000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	if !opt.NoCommitter {
+		dsn += "&_pragma=wal_autocheckpoint(0)" // checkpoint.go does it
+	}
 	wdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -144,6 +148,11 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 	if opt.NoCommitter {
 		close(s.done)
 	} else {
+		if err := s.startCheckpointer(path); err != nil {
+			wdb.Close()
+			rdb.Close()
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
 		s.writes = make(chan *writeReq, maxBatch)
 		go s.committer()
 	}
@@ -167,6 +176,7 @@ func (s *Store) Close() error {
 	}
 	s.closeOnce.Unlock()
 	<-s.done
+	s.ckpt.close()
 	if c := s.nCommits.Load(); c > 0 {
 		s.log.Info("store: group commit", "commits", c, "writes", s.nWrites.Load(),
 			"writes_per_commit", float64(s.nWrites.Load())/float64(c))
@@ -190,6 +200,7 @@ type writeFunc func(ctx context.Context, tx *sql.Tx, w *batchEffects) error
 type batchEffects struct {
 	changes     []Change
 	removeBlobs []string
+	directory   bool // domains, accounts, aliases or quotas changed
 }
 
 type writeReq struct {
@@ -242,6 +253,9 @@ func (s *Store) writeDirect(ctx context.Context, fn writeFunc) error {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	s.blobs.remove(eff.removeBlobs)
+	if eff.directory {
+		s.bumpDirectory()
+	}
 	s.applyToIndexes(eff.changes)
 	s.feed.publish(eff.changes)
 	return nil
@@ -294,7 +308,10 @@ func (s *Store) commitBatch(batch []*writeReq) {
 			errs[i] = fmt.Errorf("store: savepoint: %w", err)
 			continue
 		}
-		if err := r.fn(r.ctx, tx, &r.eff); err != nil {
+		// The request's own context is checked above; statements run
+		// without it, because the SQLite driver starts a goroutine per
+		// statement to watch a cancellable context.
+		if err := r.fn(context.WithoutCancel(r.ctx), tx, &r.eff); err != nil {
 			errs[i] = err
 			r.eff = batchEffects{}
 			if _, err := s.stmt(ctx, tx, sqlRollbackTo).ExecContext(ctx); err != nil {
@@ -316,11 +333,16 @@ func (s *Store) commitBatch(batch []*writeReq) {
 	}
 	var changes []Change
 	var remove []string
+	directory := false
 	for i, r := range batch {
 		if errs[i] == nil {
 			changes = append(changes, r.eff.changes...)
 			remove = append(remove, r.eff.removeBlobs...)
+			directory = directory || r.eff.directory
 		}
+	}
+	if directory {
+		s.bumpDirectory()
 	}
 	s.nCommits.Add(1)
 	s.nWrites.Add(int64(len(batch)))
@@ -332,6 +354,7 @@ func (s *Store) commitBatch(batch []*writeReq) {
 	for i, r := range batch {
 		r.done <- errs[i]
 	}
+	s.ckpt.afterCommit(s)
 }
 
 // nowUnix is the store's clock in seconds.
