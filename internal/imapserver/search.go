@@ -116,23 +116,30 @@ func (s *session) runSearch(ctx context.Context, key *imapparse.SearchKey) ([]st
 // in-memory index, without building a row per message: a flag or text
 // search of 100,000 messages must not allocate 100,000 rows.
 func (s *session) searchMeta(ctx context.Context, e *evalCtx, key *imapparse.SearchKey) ([]store.Message, error) {
-	meta, err := s.srv.st.Meta(ctx, s.sel.mb.ID, s.sel.uids)
-	if err != nil {
-		return nil, err
-	}
-	var out []store.Message
+	// Matches are collected as small metadata copies and turned into
+	// rows once their number is known: growing a slice of full rows
+	// (a third of the matches of 100,000 messages) cost more than the
+	// evaluation itself.
+	var hits []store.MsgMeta
 	var m store.Message
-	seq := 0 // meta is a subsequence of sel.uids, both ascending
-	for i := range meta {
-		mm := &meta[i]
+	seq := 0 // the index walk is a subsequence of sel.uids, both ascending
+	err := s.srv.st.EachMeta(ctx, s.sel.mb.ID, s.sel.uids, func(mm *store.MsgMeta) {
 		for seq < len(s.sel.uids) && s.sel.uids[seq] < mm.UID {
 			seq++
 		}
 		m = store.Message{MailboxID: s.sel.mb.ID, UID: mm.UID, ModSeq: mm.ModSeq, Size: mm.Size, Flags: mm.Flags, InternalDate: mm.InternalDate()}
 		e.m, e.seq = &m, uint32(seq+1)
 		if e.match(key) {
-			out = append(out, m)
+			hits = append(hits, *mm)
 		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Message, len(hits))
+	for i := range hits {
+		mm := &hits[i]
+		out[i] = store.Message{MailboxID: s.sel.mb.ID, UID: mm.UID, ModSeq: mm.ModSeq, Size: mm.Size, Flags: mm.Flags, InternalDate: mm.InternalDate()}
 	}
 	return out, nil
 }
@@ -344,7 +351,7 @@ func (s *session) search(ctx context.Context, tag string, uidCmd bool, a *imappa
 	if usesModSeq {
 		s.condstore = true
 	}
-	var nums []uint32
+	nums := make([]uint32, 0, len(msgs))
 	var maxMod int64
 	for _, m := range msgs {
 		if uidCmd {
