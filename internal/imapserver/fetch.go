@@ -80,9 +80,7 @@ func (s *session) fetch(ctx context.Context, tag string, uidCmd bool, a *imappar
 		if err == nil {
 			var in []uint32
 			max := uint32(0)
-			if n := len(s.sel.uids); n > 0 {
-				max = s.sel.uids[n-1]
-			}
+			max = s.sel.uids.Last()
 			for _, u := range gone {
 				if a.Set.Contains(u, max) {
 					in = append(in, u)

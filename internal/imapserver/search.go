@@ -81,14 +81,12 @@ func (s *session) runSearch(ctx context.Context, key *imapparse.SearchKey) ([]st
 		}
 		text[k] = hits
 	}
-	e := &evalCtx{s: s, ctx: ctx, max: uint32(len(s.sel.uids)), text: text}
-	if n := len(s.sel.uids); n > 0 {
-		e.maxUID = s.sel.uids[n-1]
-	}
+	e := &evalCtx{s: s, ctx: ctx, max: uint32(s.sel.uids.Len()), text: text}
+	e.maxUID = s.sel.uids.Last()
 	if !needs.mime {
 		return s.searchMeta(ctx, e, key)
 	}
-	msgs, err := s.loadMessages(ctx, s.sel.uids, true, true)
+	msgs, err := s.loadMessages(ctx, s.sel.uids.Slice(), true, true)
 	if err != nil {
 		return nil, err
 	}
@@ -122,13 +120,13 @@ func (s *session) searchMeta(ctx context.Context, e *evalCtx, key *imapparse.Sea
 	// evaluation itself.
 	var hits []store.MsgMeta
 	var m store.Message
-	seq := 0 // the index walk is a subsequence of sel.uids, both ascending
-	err := s.srv.st.EachMeta(ctx, s.sel.mb.ID, s.sel.uids, func(mm *store.MsgMeta) {
-		for seq < len(s.sel.uids) && s.sel.uids[seq] < mm.UID {
-			seq++
+	err := s.srv.st.EachMeta(ctx, s.sel.mb.ID, func(mm *store.MsgMeta) {
+		seq := s.sel.uids.Seq(mm.UID)
+		if seq == 0 {
+			return // not in this session's view (yet)
 		}
 		m = store.Message{MailboxID: s.sel.mb.ID, UID: mm.UID, ModSeq: mm.ModSeq, Size: mm.Size, Flags: mm.Flags, InternalDate: mm.InternalDate()}
-		e.m, e.seq = &m, uint32(seq+1)
+		e.m, e.seq = &m, uint32(seq)
 		if e.match(key) {
 			hits = append(hits, *mm)
 		}

@@ -13,13 +13,13 @@ import (
 )
 
 // selected is a session's view of its selected mailbox. Sequence number n
-// is uids[n-1]; the view changes only when the session announces the
+// is uids.At(n-1); the view changes only when the session announces the
 // change (EXISTS, EXPUNGE/VANISHED), so numbers never shift under a
 // client between announcements (RFC 9051 §7.5.1).
 type selected struct {
 	mb       store.Mailbox
 	readOnly bool
-	uids     []uint32
+	uids     uidList
 	// ownFlags are flag changes this session made and already answered
 	// itself: the feed's echo of them is not repeated (uid -> modseq).
 	ownFlags map[uint32]int64
@@ -32,11 +32,7 @@ type selected struct {
 
 // seqOf returns the sequence number of uid, or 0.
 func (m *selected) seqOf(uid uint32) int {
-	i, ok := slices.BinarySearch(m.uids, uid)
-	if !ok {
-		return 0
-	}
-	return i + 1
+	return m.uids.Seq(uid)
 }
 
 func (s *session) mailboxError(tag string, err error) {
@@ -94,7 +90,7 @@ func (s *session) selectCmd(ctx context.Context, tag string, readOnly bool, a *i
 	if a.CondStore {
 		s.condstore = true
 	}
-	sel := &selected{mb: mb, readOnly: readOnly, uids: uids, ownFlags: map[uint32]int64{}}
+	sel := &selected{mb: mb, readOnly: readOnly, uids: newUIDList(uids), ownFlags: map[uint32]int64{}}
 	s.sel = sel
 	s.state = stateSelected
 	s.discardStale()
@@ -146,9 +142,7 @@ func (s *session) discardStale() {
 	// Keep only changes newer than what we read: new UIDs beyond the
 	// view, expunges of UIDs still in it, flags of any (harmless).
 	last := uint32(0)
-	if n := len(s.sel.uids); n > 0 {
-		last = s.sel.uids[n-1]
-	}
+	last = s.sel.uids.Last()
 	s.sel.pending = slices.DeleteFunc(s.sel.pending, func(c store.Change) bool {
 		switch c.Kind {
 		case store.ChangeNew:
@@ -172,9 +166,7 @@ func (s *session) qresyncSelect(ctx context.Context, q *imapparse.QResync) {
 	}
 	if q.KnownUIDs != nil {
 		max := uint32(0)
-		if n := len(s.sel.uids); n > 0 {
-			max = s.sel.uids[n-1]
-		}
+		max = s.sel.uids.Last()
 		vanished = slices.DeleteFunc(vanished, func(u uint32) bool { return !q.KnownUIDs.Contains(u, max) })
 	}
 	if len(vanished) > 0 {
@@ -193,7 +185,7 @@ func (s *session) qresyncSelect(ctx context.Context, q *imapparse.QResync) {
 }
 
 func (s *session) firstUnseen(ctx context.Context) int {
-	meta, err := s.srv.st.Meta(ctx, s.sel.mb.ID, s.sel.uids)
+	meta, err := s.srv.st.Meta(ctx, s.sel.mb.ID, s.sel.uids.Slice())
 	if err != nil {
 		return 0
 	}
@@ -276,7 +268,7 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 		return
 	}
 	sel := s.sel
-	exists := len(sel.uids)
+	exists := sel.uids.Len()
 	var vanished []uint32
 	// VANISHED is gathered into one line but must go out before any
 	// EXISTS or FETCH, whose numbers already count without the UIDs in it.
@@ -295,10 +287,10 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 		}
 		switch c.Kind {
 		case store.ChangeNew:
-			if n := len(sel.uids); n > 0 && c.UID <= sel.uids[n-1] {
+			if c.UID <= sel.uids.Last() {
 				continue // already in the view
 			}
-			sel.uids = append(sel.uids, c.UID)
+			sel.uids.Append(c.UID)
 		case store.ChangeExpunge:
 			seq := sel.seqOf(c.UID)
 			if seq == 0 {
@@ -309,13 +301,13 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 				rest = append(rest, c)
 				continue
 			}
-			if exists != len(sel.uids) {
+			if exists != sel.uids.Len() {
 				// New messages before this expunge: announce them first.
 				flushVanished()
-				s.untagged(fmt.Sprintf("%d EXISTS", len(sel.uids)))
+				s.untagged(fmt.Sprintf("%d EXISTS", sel.uids.Len()))
 			}
-			sel.uids = slices.Delete(sel.uids, seq-1, seq)
-			exists = len(sel.uids)
+			sel.uids.DeleteAt(seq - 1)
+			exists = sel.uids.Len()
 			if s.qresync {
 				vanished = append(vanished, c.UID)
 			} else {
@@ -335,8 +327,8 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 				// may only name a number the client knows (RFC 9051
 				// §7.4.1, §7.5.2).
 				flushVanished()
-				s.untagged(fmt.Sprintf("%d EXISTS", len(sel.uids)))
-				exists = len(sel.uids)
+				s.untagged(fmt.Sprintf("%d EXISTS", sel.uids.Len()))
+				exists = sel.uids.Len()
 			}
 			flushVanished()
 			l := fmt.Sprintf("%d FETCH (FLAGS (%s)", seq, flagList(c.Flags))
@@ -350,8 +342,8 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 		}
 	}
 	flushVanished()
-	if exists != len(sel.uids) {
-		s.untagged(fmt.Sprintf("%d EXISTS", len(sel.uids)))
+	if exists != sel.uids.Len() {
+		s.untagged(fmt.Sprintf("%d EXISTS", sel.uids.Len()))
 	}
 	sel.pending = rest
 }
@@ -369,20 +361,20 @@ func (s *session) resolve(set imapparse.SeqSet, uid bool) []uint32 {
 		}
 		return out
 	}
-	n := len(sel.uids)
+	n := sel.uids.Len()
 	if n == 0 {
 		return nil
 	}
 	if uid {
-		max := sel.uids[n-1]
-		for _, u := range sel.uids {
+		max := sel.uids.Last()
+		for _, u := range sel.uids.All() {
 			if set.Contains(u, max) {
 				out = append(out, u)
 			}
 		}
 		return out
 	}
-	for i, u := range sel.uids {
+	for i, u := range sel.uids.All() {
 		if set.Contains(uint32(i+1), uint32(n)) {
 			out = append(out, u)
 		}

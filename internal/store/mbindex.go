@@ -227,24 +227,16 @@ func (s *Store) MailboxUIDs(ctx context.Context, mailboxID int64) ([]uint32, err
 // Meta returns the metadata of the messages with the given UIDs
 // (ascending), skipping UIDs no longer present, from memory.
 func (s *Store) Meta(ctx context.Context, mailboxID int64, uids []uint32) ([]MsgMeta, error) {
-	out := make([]MsgMeta, 0, len(uids))
-	err := s.EachMeta(ctx, mailboxID, uids, func(m *MsgMeta) { out = append(out, *m) })
-	return out, err
-}
-
-// EachMeta calls fn with the metadata of each message with the given UIDs
-// (ascending), skipping UIDs no longer present, without copying the list.
-// fn runs under the mailbox index's read lock: it must not call the store.
-func (s *Store) EachMeta(ctx context.Context, mailboxID int64, uids []uint32, fn func(*MsgMeta)) error {
 	ix, err := s.index(ctx, mailboxID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if !ix.loaded {
-		return fmt.Errorf("store: mailbox index of %d failed to load", mailboxID)
+		return nil, fmt.Errorf("store: mailbox index of %d failed to load", mailboxID)
 	}
+	out := make([]MsgMeta, 0, len(uids))
 	i := 0
 	for _, u := range uids {
 		// Both lists ascend: walk forward, jumping by binary search
@@ -254,9 +246,28 @@ func (s *Store) EachMeta(ctx context.Context, mailboxID int64, uids []uint32, fn
 			i = j
 		}
 		if i < len(ix.msgs) && ix.msgs[i].UID == u {
-			fn(&ix.msgs[i])
+			out = append(out, ix.msgs[i])
 			i++
 		}
+	}
+	return out, nil
+}
+
+// EachMeta calls fn with the metadata of each message of a mailbox in UID
+// order, without copying the list. fn runs under the mailbox index's read
+// lock: it must not call the store.
+func (s *Store) EachMeta(ctx context.Context, mailboxID int64, fn func(*MsgMeta)) error {
+	ix, err := s.index(ctx, mailboxID)
+	if err != nil {
+		return err
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if !ix.loaded {
+		return fmt.Errorf("store: mailbox index of %d failed to load", mailboxID)
+	}
+	for i := range ix.msgs {
+		fn(&ix.msgs[i])
 	}
 	return nil
 }
