@@ -2,9 +2,13 @@ package imapserver_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // idle starts IDLE on c.
@@ -217,4 +221,70 @@ func TestExpungeDeferred(t *testing.T) {
 	if !r.has("* 2 EXPUNGE") {
 		t.Fatalf("UID FETCH without the pending expunge: %s", r)
 	}
+}
+
+// heldConn buffers what is written while hold is set, so a test can send
+// a TLS record in pieces.
+type heldConn struct {
+	net.Conn
+	mu   sync.Mutex
+	hold bool
+	held []byte
+}
+
+func (h *heldConn) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.hold {
+		h.held = append(h.held, p...)
+		return len(p), nil
+	}
+	return h.Conn.Write(p)
+}
+
+// TestIdleWakeMidRecord: a session in IDLE is woken by a change while
+// only part of the TLS record carrying DONE has arrived. The wake-up cuts
+// the server's read short; the part already read must survive it, so that
+// DONE still ends IDLE once the rest arrives.
+func TestIdleWakeMidRecord(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.deliver(simpleMsg("One", "1"), delivery{})
+	raw, err := net.DialTimeout("tcp", e.tls, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &heldConn{Conn: raw}
+	c := newClient(t, tls.Client(hc, clientTLS()))
+	if g := c.line(); !strings.HasPrefix(g, "* OK ") {
+		t.Fatalf("greeting: %q", g)
+	}
+	c.ok("LOGIN " + alice + " " + pass)
+	c.ok("SELECT INBOX")
+	c.idle()
+
+	hc.mu.Lock()
+	hc.hold = true
+	hc.mu.Unlock()
+	c.send("DONE\r\n")
+	hc.mu.Lock()
+	record := hc.held
+	hc.hold = false
+	hc.mu.Unlock()
+	if len(record) < 10 {
+		t.Fatalf("record of %d bytes", len(record))
+	}
+	if _, err := raw.Write(record[:7]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // let the server read the first piece
+	e.deliver(simpleMsg("Two", "2"), delivery{})
+	eq(t, "delivery during a partial record", c.line(), "* 2 EXISTS")
+	if _, err := raw.Write(record[7:]); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.read("idle"); !strings.HasPrefix(r.status(), "OK") {
+		t.Fatalf("DONE: %s", r)
+	}
+	c.ok("NOOP")
 }

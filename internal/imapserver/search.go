@@ -120,16 +120,17 @@ func (s *session) searchMeta(ctx context.Context, e *evalCtx, key *imapparse.Sea
 	// evaluation itself.
 	var hits []store.MsgMeta
 	var m store.Message
-	err := s.srv.st.EachMeta(ctx, s.sel.mb.ID, func(mm *store.MsgMeta) {
+	err := s.srv.st.EachMeta(ctx, s.sel.mb.ID, func(mm *store.MsgMeta) bool {
 		seq := s.sel.uids.Seq(mm.UID)
 		if seq == 0 {
-			return // not in this session's view (yet)
+			return true // not in this session's view (yet)
 		}
 		m = store.Message{MailboxID: s.sel.mb.ID, UID: mm.UID, ModSeq: mm.ModSeq, Size: mm.Size, Flags: mm.Flags, InternalDate: mm.InternalDate()}
 		e.m, e.seq = &m, uint32(seq)
 		if e.match(key) {
 			hits = append(hits, *mm)
 		}
+		return true
 	})
 	if err != nil {
 		return nil, err

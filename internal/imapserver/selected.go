@@ -80,7 +80,14 @@ func (s *session) selectCmd(ctx context.Context, tag string, readOnly bool, a *i
 		s.mailboxError(tag, err)
 		return
 	}
-	uids, err := s.srv.st.MailboxUIDs(ctx, mb.ID)
+	// The view is built straight from the mailbox index: a copy of
+	// its UIDs, then of its metadata for the first unseen message, were
+	// most of the garbage ten thousand sessions selecting made.
+	var uids uidList
+	err = s.srv.st.EachMeta(ctx, mb.ID, func(m *store.MsgMeta) bool {
+		uids.Append(m.UID)
+		return true
+	})
 	if err != nil {
 		s.mailboxError(tag, err)
 		return
@@ -90,13 +97,13 @@ func (s *session) selectCmd(ctx context.Context, tag string, readOnly bool, a *i
 	if a.CondStore {
 		s.condstore = true
 	}
-	sel := &selected{mb: mb, readOnly: readOnly, uids: newUIDList(uids), ownFlags: map[uint32]int64{}}
+	sel := &selected{mb: mb, readOnly: readOnly, uids: uids, ownFlags: map[uint32]int64{}}
 	s.sel = sel
 	s.state = stateSelected
 	s.discardStale()
 
 	s.untagged("FLAGS (" + systemFlags + prefixAll(mb.Keywords) + ")")
-	s.untagged(fmt.Sprintf("%d EXISTS", len(uids)))
+	s.untagged(fmt.Sprintf("%d EXISTS", uids.Len()))
 	if !s.rev2 {
 		s.untagged("0 RECENT")
 		if unseenSeq := s.firstUnseen(ctx); unseenSeq > 0 {
@@ -185,16 +192,15 @@ func (s *session) qresyncSelect(ctx context.Context, q *imapparse.QResync) {
 }
 
 func (s *session) firstUnseen(ctx context.Context) int {
-	meta, err := s.srv.st.Meta(ctx, s.sel.mb.ID, s.sel.uids.Slice())
-	if err != nil {
-		return 0
-	}
-	for i := range meta {
-		if !hasFlag(meta[i].Flags, `\Seen`) {
-			return s.sel.seqOf(meta[i].UID)
+	first := 0
+	_ = s.srv.st.EachMeta(ctx, s.sel.mb.ID, func(m *store.MsgMeta) bool {
+		if hasFlag(m.Flags, `\Seen`) {
+			return true
 		}
-	}
-	return 0
+		first = s.sel.uids.Seq(m.UID)
+		return first == 0 // not in the view yet: look further
+	})
+	return first
 }
 
 func (s *session) unselect() {

@@ -78,6 +78,11 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[*session]struct{}
 	wg       sync.WaitGroup
+
+	// Read and write buffers that sessions in IDLE hand back while they
+	// wait (see session.idle).
+	readers sync.Pool // *bufio.Reader
+	writers sync.Pool // *bufio.Writer
 }
 
 // New returns a Server.

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +48,7 @@ type session struct {
 	tls         bool
 	log         *slog.Logger
 
+	in pushback // what br reads from: the transport, with one byte pushed back
 	br *bufio.Reader
 	r  *imapparse.Reader
 	bw *bufio.Writer
@@ -69,6 +71,12 @@ type session struct {
 
 	closing atomic.Bool // server shutdown asked
 	wake    chan struct{}
+
+	// While idleArmed, a change in the feed interrupts the session's
+	// read (see idle) and sets idleWoken.
+	idleMu    sync.Mutex
+	idleArmed bool
+	idleWoken bool
 }
 
 func newSession(srv *Server, c net.Conn, ip netip.Addr, implicitTLS bool) *session {
@@ -104,8 +112,57 @@ func (s *session) limits() imapparse.Limits {
 // bytes buffered from the old one.
 func (s *session) setTransport(c net.Conn) {
 	s.conn = c
-	s.br = bufio.NewReaderSize(c, ioBuffer)
+	s.in = pushback{r: c}
+	s.br = bufio.NewReaderSize(&s.in, ioBuffer)
 	s.bw = bufio.NewWriterSize(c, ioBuffer)
+	s.newReader()
+}
+
+// pushback reads from r, after a byte pushed back if there is one.
+type pushback struct {
+	r    io.Reader
+	b    byte
+	full bool
+}
+
+func (p *pushback) Read(b []byte) (int, error) {
+	if p.full && len(b) > 0 {
+		b[0], p.full = p.b, false
+		return 1, nil
+	}
+	return p.r.Read(b)
+}
+
+// releaseBuffers hands the session's read and write buffers to the
+// server's pools while it idles. Only when nothing is buffered either way
+// and the session is not compressed (the inflating reader keeps its own
+// state over the buffered reader).
+func (s *session) releaseBuffers() bool {
+	if s.fw != nil || s.br.Buffered() > 0 || s.bw.Buffered() > 0 {
+		return false
+	}
+	s.br.Reset(nil)
+	s.bw.Reset(nil)
+	s.srv.readers.Put(s.br)
+	s.srv.writers.Put(s.bw)
+	s.br, s.bw, s.r = nil, nil, nil
+	return true
+}
+
+// takeBuffers gets buffers again after releaseBuffers.
+func (s *session) takeBuffers() {
+	if br, ok := s.srv.readers.Get().(*bufio.Reader); ok {
+		br.Reset(&s.in)
+		s.br = br
+	} else {
+		s.br = bufio.NewReaderSize(&s.in, ioBuffer)
+	}
+	if bw, ok := s.srv.writers.Get().(*bufio.Writer); ok {
+		bw.Reset(s.conn)
+		s.bw = bw
+	} else {
+		s.bw = bufio.NewWriterSize(s.conn, ioBuffer)
+	}
 	s.newReader()
 }
 
@@ -534,6 +591,7 @@ func (s *session) checkCredentials(ctx context.Context, tag, user, pass string) 
 	s.account = acct
 	s.state = stateAuth
 	s.watcher = s.srv.st.Watch(acct.ID)
+	s.watcher.SetNotify(s.idleNotify)
 	s.log = s.log.With("user", acct.Address)
 	s.log.Info("logged in", "tls", s.tls)
 	s.ok(tag, "[CAPABILITY "+s.capabilities()+"] Logged in")

@@ -44,6 +44,7 @@ type Watcher struct {
 	ready   chan struct{}
 	mu      sync.Mutex
 	pending []Change
+	notify  func() // called after changes are queued; see SetNotify
 }
 
 // Watch subscribes to an account's changes. Call Close when done.
@@ -62,6 +63,23 @@ func (s *Store) Watch(accountID int64) *Watcher {
 
 // Ready is signalled when changes are waiting.
 func (w *Watcher) Ready() <-chan struct{} { return w.ready }
+
+// SetNotify installs fn, called (from the committing goroutine, so it
+// must be quick and must not call the store) whenever changes are queued.
+// It lets an IDLE session wait in its own read instead of keeping a second
+// goroutine per connection to watch Ready.
+func (w *Watcher) SetNotify(fn func()) {
+	w.mu.Lock()
+	w.notify = fn
+	w.mu.Unlock()
+}
+
+// Pending reports whether changes are waiting.
+func (w *Watcher) Pending() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.pending) > 0
+}
 
 // Take returns and clears the waiting changes.
 func (w *Watcher) Take() []Change {
@@ -94,10 +112,14 @@ func (f *feed) publish(changes []Change) {
 		for w := range f.watchers[c.AccountID] {
 			w.mu.Lock()
 			w.pending = append(w.pending, c)
+			notify := w.notify
 			w.mu.Unlock()
 			select {
 			case w.ready <- struct{}{}:
 			default:
+			}
+			if notify != nil {
+				notify()
 			}
 		}
 	}

@@ -254,9 +254,9 @@ func (s *Store) Meta(ctx context.Context, mailboxID int64, uids []uint32) ([]Msg
 }
 
 // EachMeta calls fn with the metadata of each message of a mailbox in UID
-// order, without copying the list. fn runs under the mailbox index's read
-// lock: it must not call the store.
-func (s *Store) EachMeta(ctx context.Context, mailboxID int64, fn func(*MsgMeta)) error {
+// order, without copying the list, until fn returns false. fn runs under
+// the mailbox index's read lock: it must not call the store.
+func (s *Store) EachMeta(ctx context.Context, mailboxID int64, fn func(*MsgMeta) bool) error {
 	ix, err := s.index(ctx, mailboxID)
 	if err != nil {
 		return err
@@ -267,7 +267,9 @@ func (s *Store) EachMeta(ctx context.Context, mailboxID int64, fn func(*MsgMeta)
 		return fmt.Errorf("store: mailbox index of %d failed to load", mailboxID)
 	}
 	for i := range ix.msgs {
-		fn(&ix.msgs[i])
+		if !fn(&ix.msgs[i]) {
+			break
+		}
 	}
 	return nil
 }
