@@ -63,6 +63,9 @@ type Delivery struct {
 	// MIME is the message's parsed structure (imapmime.Part.Marshal, with
 	// offsets relative to the blob), cached for IMAP; nil if not parsed.
 	MIME []byte
+	// Remote, if not nil, queues the message for other servers in the
+	// same transaction (the blob is shared).
+	Remote *Outbound
 }
 
 // Event is one step in a message's journey.
@@ -84,7 +87,8 @@ type DeliveredMessage struct {
 // group-committed with concurrent deliveries. It returns only when the
 // batch is on disk.
 func (s *Store) Deliver(ctx context.Context, d *Delivery) ([]DeliveredMessage, error) {
-	if len(d.Recipients) == 0 {
+	remote := d.Remote != nil && len(d.Remote.Rcpts) > 0
+	if len(d.Recipients) == 0 && !remote {
 		d.Blob.Abort()
 		return nil, errors.New("store: delivery without recipients")
 	}
@@ -106,8 +110,17 @@ func (s *Store) Deliver(ctx context.Context, d *Delivery) ([]DeliveredMessage, e
 	}
 	out := make([]DeliveredMessage, len(d.Recipients))
 	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
-		if _, err := s.stmt(ctx, tx, sqlInsertBlob).ExecContext(ctx, blobID, blobSize, len(d.Recipients), inline); err != nil {
+		refs := len(d.Recipients)
+		if remote {
+			refs++ // the queue row's
+		}
+		if _, err := s.stmt(ctx, tx, sqlInsertBlob).ExecContext(ctx, blobID, blobSize, refs, inline); err != nil {
 			return fmt.Errorf("store: blob row: %w", err)
+		}
+		if remote {
+			if err := s.insertOutbound(ctx, tx, blobID, blobSize, d.TrackingID, d.InternalDate, d.Remote); err != nil {
+				return err
+			}
 		}
 		date := d.InternalDate.Unix()
 		for i, r := range d.Recipients {
@@ -146,7 +159,12 @@ func (s *Store) Deliver(ctx context.Context, d *Delivery) ([]DeliveredMessage, e
 		s.blobs.remove([]string{blobID})
 		return nil, err
 	}
-	s.kickIndexer()
+	if len(d.Recipients) > 0 {
+		s.kickIndexer()
+	}
+	if remote {
+		s.kickQueue()
+	}
 	return out, nil
 }
 

@@ -108,6 +108,41 @@ CREATE TABLE fts_pending (
 CREATE VIRTUAL TABLE message_text USING fts5(headers, body, tokenize = 'trigram');  -- rowid = messages.id (SQLite dialect)
 CREATE INDEX expunged_modseq ON expunged (mailbox_id, modseq);
 `,
+	// 3: the outbound queue. One row per message waiting to be relayed
+	// (it holds a reference on the blob, like a mailbox message), one
+	// row per recipient still to deliver: recipients of one message
+	// progress, fail and are retried separately. The runner reads due
+	// recipients through queue_due, so nothing is loaded at start-up and
+	// each pick is a B-tree seek, whatever the queue's size.
+	`
+CREATE TABLE queue (
+	id          INTEGER PRIMARY KEY,
+	tracking_id TEXT NOT NULL,
+	blob_id     TEXT NOT NULL REFERENCES blobs(id),
+	prefix      BLOB NOT NULL,            -- trace fields sent before the blob (our Received)
+	mail_from   TEXT NOT NULL,            -- envelope sender; '' for <>
+	envid       TEXT NOT NULL DEFAULT '', -- DSN ENVID (RFC 3461)
+	ret         TEXT NOT NULL DEFAULT '', -- DSN RET: FULL, HDRS or ''
+	smtputf8    INTEGER NOT NULL DEFAULT 0,
+	body8bit    INTEGER NOT NULL DEFAULT 0,
+	size        INTEGER NOT NULL,         -- len(prefix) + blob size
+	arrived     INTEGER NOT NULL          -- unix milliseconds
+);
+CREATE TABLE queue_rcpts (
+	id           INTEGER PRIMARY KEY,
+	queue_id     INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+	rcpt         TEXT NOT NULL,
+	domain       TEXT NOT NULL,           -- lower case: what MX lookup and grouping use
+	notify       TEXT NOT NULL DEFAULT '',-- DSN NOTIFY
+	orcpt        TEXT NOT NULL DEFAULT '',-- DSN ORCPT
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_attempt INTEGER NOT NULL,        -- unix milliseconds
+	last_error   TEXT NOT NULL DEFAULT '',
+	warned       INTEGER NOT NULL DEFAULT 0 -- a delay DSN went out
+);
+CREATE INDEX queue_due ON queue_rcpts (next_attempt);
+CREATE INDEX queue_rcpts_queue ON queue_rcpts (queue_id);
+`,
 }
 
 // migrate brings the schema up to date.

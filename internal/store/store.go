@@ -65,6 +65,7 @@ type Store struct {
 	done   chan struct{} // closed when the committer has stopped
 
 	indexKick chan struct{} // messages wait for the full-text indexer
+	queueKick chan struct{} // recipients wait for the outbound queue runner
 	idx       indexes       // in-memory mailbox indexes (mbindex.go)
 
 	closeOnce sync.Mutex
@@ -138,6 +139,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 		stmts: map[string]*sql.Stmt{},
 
 		indexKick: make(chan struct{}, 1),
+		queueKick: make(chan struct{}, 1),
 		idx:       indexes{m: map[int64]*mbIndex{}},
 	}
 	if err := s.prepareHot(ctx); err != nil {
