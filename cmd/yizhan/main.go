@@ -55,7 +55,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "config file (default $YIZHAN_CONFIG, else ./yizhan.toml, else embedded defaults)")
-	root.AddCommand(a.serveCmd(), a.domainCmd(), a.userCmd(), a.aliasCmd())
+	root.AddCommand(a.serveCmd(), a.domainCmd(), a.userCmd(), a.aliasCmd(), a.queueCmd(), a.traceCmd())
 	return root
 }
 

@@ -258,3 +258,26 @@ func (s *Store) OpenQueued(ctx context.Context, queueID int64) (io.ReadCloser, e
 	}
 	return &messageReader{Reader: io.MultiReader(bytes.NewReader(prefix), f), f: f}, nil
 }
+
+// TrackingIDsByMessageID finds the tracking ids of messages with a
+// Message-ID (without angle brackets): stored copies and received events.
+// It reads the whole events table; it serves the `trace` command, not a
+// hot path.
+func (s *Store) TrackingIDsByMessageID(ctx context.Context, messageID string) ([]string, error) {
+	pattern := `%"message_id":"` + escapeLike(strings.ReplaceAll(messageID, `"`, `\"`)) + `"%`
+	rows, err := s.query(ctx, `SELECT tracking_id FROM messages WHERE message_id = ?
+		UNION SELECT tracking_id FROM events WHERE kind = 'received' AND detail LIKE ? ESCAPE '\'`, messageID, pattern)
+	if err != nil {
+		return nil, fmt.Errorf("store: trace: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: trace: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

@@ -43,4 +43,11 @@ const (
 	EventReceived  = "received"  // accepted by an SMTP listener
 	EventDelivered = "delivered" // stored in a local mailbox
 	EventRefused   = "refused"   // refused before acceptance
+	EventQueued    = "queued"    // waiting for delivery to another server
+	EventAttempt   = "attempt"   // one delivery attempt to a remote host
+	EventRelayed   = "relayed"   // accepted by the next hop
+	EventDeferred  = "deferred"  // attempt failed temporarily; retried later
+	EventBounced   = "bounced"   // failed for good; a notification went to the sender
+	EventDelayed   = "delayed"   // a delay notification went to the sender
+	EventDropped   = "dropped"   // removed from the queue by the operator
 )
