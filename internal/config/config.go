@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"reflect"
 	"strconv"
@@ -30,6 +31,7 @@ type Config struct {
 	DNS      DNS      `toml:"dns"`
 	Delivery Delivery `toml:"delivery"`
 	Queue    Queue    `toml:"queue"`
+	Tracking Tracking `toml:"tracking"`
 	Limits   Limits   `toml:"limits"`
 	Log      Log      `toml:"log"`
 }
@@ -60,7 +62,21 @@ type DNS struct {
 
 // Delivery configures outbound delivery.
 type Delivery struct {
-	RemotePort int `toml:"remote_port"`
+	RemotePort int    `toml:"remote_port"` // port of MX hosts (tests use another)
+	SourceIP   string `toml:"source_ip"`   // local address outbound connections leave from; "" = any
+	// Smarthost, "host:port", relays all outbound mail through one server
+	// (networks where port 25 is blocked); "" = deliver to MX hosts.
+	Smarthost         string `toml:"smarthost"`
+	SmarthostUser     string `toml:"smarthost_user"`
+	SmarthostPassword string `toml:"smarthost_password"`
+	SmarthostTLS      string `toml:"smarthost_tls"`            // "starttls" (required) or "implicit"
+	MaxConnections    int    `toml:"max_connections"`          // outbound connections in total
+	MaxPerHost        int    `toml:"max_connections_per_host"` // to one destination host
+}
+
+// Tracking configures the journey events kept per message.
+type Tracking struct {
+	Keep Duration `toml:"keep"` // how long events are kept
 }
 
 // Queue configures retries of outbound mail.
@@ -115,7 +131,8 @@ func Default() Config {
 			POP3S:       "127.0.0.1:2995",
 			HTTP:        "127.0.0.1:8025",
 		},
-		Delivery: Delivery{RemotePort: 25},
+		Delivery: Delivery{RemotePort: 25, SmarthostTLS: "starttls", MaxConnections: 100, MaxPerHost: 10},
+		Tracking: Tracking{Keep: Duration(30 * 24 * time.Hour)},
 		Queue: Queue{
 			RetrySchedule: []Duration{
 				Duration(5 * time.Minute), Duration(10 * time.Minute), Duration(30 * time.Minute),
@@ -323,6 +340,14 @@ func (c Config) Validate() error {
 		return errors.New("tls: cert_file and key_file must be set together")
 	case c.Delivery.RemotePort <= 0 || c.Delivery.RemotePort > 65535:
 		return fmt.Errorf("delivery.remote_port %d out of range", c.Delivery.RemotePort)
+	case c.Delivery.SmarthostTLS != "starttls" && c.Delivery.SmarthostTLS != "implicit":
+		return fmt.Errorf("delivery.smarthost_tls %q: want \"starttls\" or \"implicit\"", c.Delivery.SmarthostTLS)
+	case c.Delivery.MaxConnections <= 0 || c.Delivery.MaxPerHost <= 0:
+		return errors.New("delivery.max_connections and delivery.max_connections_per_host must be positive")
+	case c.Delivery.SourceIP != "" && !validIP(c.Delivery.SourceIP):
+		return fmt.Errorf("delivery.source_ip %q is not an IP address", c.Delivery.SourceIP)
+	case c.Tracking.Keep <= 0:
+		return errors.New("tracking.keep must be positive")
 	case len(c.Queue.RetrySchedule) == 0:
 		return errors.New("queue.retry_schedule must not be empty")
 	case c.Limits.MaxMessageSize <= 0:
@@ -421,3 +446,8 @@ func (s *Size) UnmarshalText(b []byte) error {
 
 // MarshalText implements encoding.TextMarshaler.
 func (s Size) MarshalText() ([]byte, error) { return []byte(strconv.FormatInt(int64(s), 10)), nil }
+
+func validIP(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
