@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,16 +16,18 @@ import (
 	"github.com/yizhan-mail/yizhan/internal/router"
 	"github.com/yizhan-mail/yizhan/internal/smtpserver"
 	"github.com/yizhan-mail/yizhan/internal/store"
+	"github.com/yizhan-mail/yizhan/internal/tracking"
 )
 
 // smtpBackend answers the SMTP listeners' questions from the router and
 // hands accepted messages to the MDA.
 type smtpBackend struct {
-	st     *store.Store
-	rt     *router.Router
-	mda    *delivery.Agent
-	log    *slog.Logger
-	routes routeCache // RCPT-time resolutions, reused at delivery
+	st       *store.Store
+	rt       *router.Router
+	mda      *delivery.Agent
+	log      *slog.Logger
+	routes   routeCache // RCPT-time resolutions, reused at delivery
+	hostname string
 }
 
 // routeTTL bounds how long an accepted recipient's resolution is reused.
@@ -111,12 +114,12 @@ func (b *smtpBackend) CheckRecipient(ctx context.Context, s *smtpserver.Session,
 		if err != nil {
 			return err
 		}
-		if !local && s.Mode == smtpserver.ModeInbound {
-			// RFC 5321 §3.6.2: never relay for strangers.
+		if !local && (s.Mode == smtpserver.ModeInbound || s.AuthAccount == "") {
+			// RFC 5321 §3.6.2: never relay for strangers. Remote
+			// addresses reached through a local alias (forwarding) are
+			// ours to deliver.
 			return &smtpserver.Reply{Code: 554, Enhanced: "5.7.1", Text: fmt.Sprintf("<%s>: relay access denied", rcpt)}
 		}
-		return &smtpserver.Reply{Code: 451, Enhanced: "4.3.2",
-			Text: fmt.Sprintf("<%s>: delivery to remote domains needs the outbound queue, which this version does not have yet", rcpt)}
 	}
 	for _, t := range res.Local {
 		if t.Quota == 0 {
@@ -147,6 +150,8 @@ func (b *smtpBackend) Deliver(ctx context.Context, env *smtpserver.Envelope, msg
 		return fmt.Errorf("deliver: unexpected message writer %T", msg)
 	}
 	var targets []router.Target
+	var remote []string
+	seen := map[string]bool{}
 	for _, rcpt := range env.Recipients {
 		res, ok := b.routes.get(rcpt)
 		var err error
@@ -158,6 +163,12 @@ func (b *smtpBackend) Deliver(ctx context.Context, env *smtpserver.Envelope, msg
 			return fmt.Errorf("deliver: resolve %s: %w", rcpt, err)
 		}
 		targets = append(targets, res.Local...)
+		for _, r := range res.Remote {
+			if k := strings.ToLower(r); !seen[k] {
+				seen[k] = true
+				remote = append(remote, r)
+			}
+		}
 	}
 	s := env.Session
 	detail := map[string]any{
@@ -178,6 +189,9 @@ func (b *smtpBackend) Deliver(ctx context.Context, env *smtpserver.Envelope, msg
 		Received:   env.Received,
 		Arrived:    env.Arrived,
 		Recipients: targets,
+		Remote:     remote,
+		SMTPUTF8:   env.SMTPUTF8,
+		Body8Bit:   env.Body8Bit,
 		Detail:     detail,
 	})
 }
@@ -249,3 +263,35 @@ func (m *maildrop) Expunge(ctx context.Context, idx []int) error {
 }
 
 func (m *maildrop) Close() error { return nil }
+
+// injectNotification delivers a delivery status notification the queue
+// runner built: from <>, to the original envelope sender, local or remote.
+// It gets its own tracking id; its received event names the message it
+// reports on.
+func (b *smtpBackend) injectNotification(ctx context.Context, rcpt string, msg []byte, about string) error {
+	res, err := b.rt.Resolve(ctx, rcpt)
+	if errors.Is(err, router.ErrUnknownUser) {
+		// The sender's local mailbox is gone: nobody to tell.
+		b.log.Warn("notification dropped: sender unknown", "about", about, "to", rcpt)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("notification to %s: %w", rcpt, err)
+	}
+	blob, err := b.st.NewBlob()
+	if err != nil {
+		return err
+	}
+	if _, err := blob.Write(msg); err != nil {
+		blob.Abort()
+		return err
+	}
+	id := tracking.NewID()
+	now := time.Now()
+	received := fmt.Sprintf("Received: by %s (Yizhan) id %s;\r\n\t%s\r\n", b.hostname, id, now.Format(time.RFC1123Z))
+	return b.mda.Deliver(ctx, &delivery.Message{
+		Blob: blob, TrackingID: id, From: "", Received: received, Arrived: now,
+		Recipients: res.Local, Remote: res.Remote,
+		Detail: map[string]any{"listener": "dsn", "about": about, "rcpt": []string{rcpt}},
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,6 +26,8 @@ import (
 	"github.com/yizhan-mail/yizhan/internal/fulltext"
 	"github.com/yizhan-mail/yizhan/internal/imapserver"
 	"github.com/yizhan-mail/yizhan/internal/pop3server"
+	"github.com/yizhan-mail/yizhan/internal/queue"
+	"github.com/yizhan-mail/yizhan/internal/remote"
 	"github.com/yizhan-mail/yizhan/internal/router"
 	"github.com/yizhan-mail/yizhan/internal/smtpserver"
 	"github.com/yizhan-mail/yizhan/internal/store"
@@ -67,7 +70,7 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 	// commands in other processes included).
 	rt := router.New(router.NewCache(st, st.DirectoryVersion), cfg.Hostname)
 	mda := delivery.New(st, log)
-	smtpBack := &smtpBackend{st: st, rt: rt, mda: mda, log: log}
+	smtpBack := &smtpBackend{st: st, rt: rt, mda: mda, log: log, hostname: cfg.Hostname}
 
 	var servers []server
 	var wg sync.WaitGroup
@@ -154,6 +157,17 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 	ixDone := make(chan struct{})
 	go func() { defer close(ixDone); ix.Run(ixCtx) }()
 	defer func() { stopIndexer(); <-ixDone }()
+	// The outbound queue runner: relays what waits for other servers.
+	runner, err := newRunner(cfg, st, smtpBack, log)
+	if err != nil {
+		return fail(err)
+	}
+	qCtx, stopQueue := context.WithCancel(context.Background())
+	qDone := make(chan struct{})
+	go func() { defer close(qDone); runner.Run(qCtx) }()
+	defer func() { stopQueue(); <-qDone }()
+	// Tracking events are kept for [tracking] keep.
+	go pruneEvents(qCtx, st, cfg.Tracking.Keep.D(), log)
 	if cfg.Listen.IMAP != "" || cfg.Listen.IMAPS != "" {
 		imap := imapserver.New(imapserver.Config{
 			Hostname:    cfg.Hostname,
@@ -235,4 +249,60 @@ func printBanner(out io.Writer, cfg config.Config, src config.Source) {
 	fmt.Fprintf(out, "Yizhan serving as %s with %s\ndata in %s\n", cfg.Hostname, how, dir)
 	fmt.Fprintf(out, "add a first domain and user (in another terminal, same directory):\n"+
 		"  yizhan domain add example.com\n  yizhan user add you@example.com --password-stdin\n")
+}
+
+// newRunner configures the outbound queue runner from the config.
+func newRunner(cfg config.Config, st *store.Store, b *smtpBackend, log *slog.Logger) (*queue.Runner, error) {
+	res := &remote.Resolver{}
+	if cfg.DNS.Nameserver != "" {
+		res.Nameservers = []string{cfg.DNS.Nameserver}
+	}
+	qc := queue.Config{
+		Hostname:             cfg.Hostname,
+		GiveUpAfter:          cfg.Queue.GiveUpAfter.D(),
+		DelayWarningAfter:    cfg.Queue.DelayWarningAfter.D(),
+		RemotePort:           cfg.Delivery.RemotePort,
+		Smarthost:            cfg.Delivery.Smarthost,
+		SmarthostImplicitTLS: cfg.Delivery.SmarthostTLS == "implicit",
+		MaxConnections:       cfg.Delivery.MaxConnections,
+		MaxPerHost:           cfg.Delivery.MaxPerHost,
+		Resolver:             res,
+		Logger:               log,
+		Bounce:               b.injectNotification,
+	}
+	for _, d := range cfg.Queue.RetrySchedule {
+		qc.RetrySchedule = append(qc.RetrySchedule, d.D())
+	}
+	if cfg.Delivery.SourceIP != "" {
+		ip, err := netip.ParseAddr(cfg.Delivery.SourceIP)
+		if err != nil {
+			return nil, fmt.Errorf("delivery.source_ip: %w", err)
+		}
+		qc.SourceIP = ip
+	}
+	if cfg.Delivery.SmarthostUser != "" {
+		qc.SmarthostAuth = &remote.ClientAuth{Username: cfg.Delivery.SmarthostUser, Password: cfg.Delivery.SmarthostPassword}
+	}
+	return queue.New(st, qc), nil
+}
+
+// pruneEvents deletes tracking events older than keep, at start and then
+// hourly, until ctx ends.
+func pruneEvents(ctx context.Context, st *store.Store, keep time.Duration, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := st.PruneEvents(ctx, time.Now().Add(-keep))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("pruning tracking events", "err", err)
+		case n > 0:
+			log.Info("pruned tracking events", "count", n, "older_than", keep.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

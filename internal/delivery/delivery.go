@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/yizhan-mail/yizhan/internal/address"
 	"github.com/yizhan-mail/yizhan/internal/imapmime"
 	"github.com/yizhan-mail/yizhan/internal/router"
 	"github.com/yizhan-mail/yizhan/internal/store"
@@ -40,6 +41,11 @@ type Message struct {
 	Received   string // complete Received field with CRLF
 	Arrived    time.Time
 	Recipients []router.Target
+	// Remote recipients are queued for other servers, with the message's
+	// Received field as our trace.
+	Remote   []string
+	SMTPUTF8 bool // the envelope needs SMTPUTF8
+	Body8Bit bool // BODY=8BITMIME
 	// Received event detail (client, TLS, auth user...).
 	Detail map[string]any
 }
@@ -75,7 +81,24 @@ func (a *Agent) Deliver(ctx context.Context, m *Message) error {
 		events = append(events, store.Event{TrackingID: m.TrackingID, At: now, Kind: tracking.EventDelivered,
 			Detail: map[string]any{"recipient": r.Address, "mailbox": r.Mailbox}})
 	}
-	out, err := a.st.Deliver(ctx, &store.Delivery{
+	var out *store.Outbound
+	if len(m.Remote) > 0 {
+		out = &store.Outbound{From: m.From, SMTPUTF8: m.SMTPUTF8, Body8Bit: m.Body8Bit, Prefix: []byte(m.Received)}
+		for _, r := range m.Remote {
+			a, err := address.Parse(r)
+			if err != nil {
+				m.Blob.Abort()
+				return fmt.Errorf("delivery: remote recipient %q: %w", r, err)
+			}
+			if !a.IsASCII() {
+				out.SMTPUTF8 = true
+			}
+			out.Rcpts = append(out.Rcpts, store.QueueRcpt{Addr: a.String(), Domain: address.ASCIIDomain(a.Domain)})
+			events = append(events, store.Event{TrackingID: m.TrackingID, At: now, Kind: tracking.EventQueued,
+				Detail: map[string]any{"recipient": a.String()}})
+		}
+	}
+	delivered, err := a.st.Deliver(ctx, &store.Delivery{
 		Blob:         m.Blob,
 		TrackingID:   m.TrackingID,
 		MessageID:    m.MessageID,
@@ -83,12 +106,18 @@ func (a *Agent) Deliver(ctx context.Context, m *Message) error {
 		Recipients:   rcpts,
 		Events:       events,
 		MIME:         mime,
+		Remote:       out,
 	})
 	if err != nil {
 		return fmt.Errorf("delivery: %w", err)
 	}
-	for i, d := range out {
+	for i, d := range delivered {
 		a.log.Info("delivered", "id", m.TrackingID, "rcpt", rcpts[i].Address, "mailbox", rcpts[i].Mailbox, "uid", d.UID)
+	}
+	if out != nil {
+		for _, r := range out.Rcpts {
+			a.log.Info("queued", "id", m.TrackingID, "rcpt", r.Addr)
+		}
 	}
 	return nil
 }

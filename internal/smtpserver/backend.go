@@ -66,6 +66,7 @@ type Envelope struct {
 	From       string   // reverse-path without brackets; "" for <>
 	Recipients []string // forward-paths as accepted by CheckRecipient
 	SMTPUTF8   bool     // MAIL FROM carried SMTPUTF8
+	Body8Bit   bool     // MAIL FROM carried BODY=8BITMIME
 	Received   string   // complete "Received: ...\r\n" trace header field
 	MessageID  string   // Message-ID of the message (after fix-ups), no brackets
 	Size       int64    // bytes written to the MessageWriter

@@ -316,6 +316,7 @@ func (m *intake) deliver(ctx context.Context) (*Envelope, error) {
 		From:       s.txn.from,
 		Recipients: rcpts,
 		SMTPUTF8:   s.txn.smtputf8,
+		Body8Bit:   s.txn.body8bit,
 		MessageID:  m.messageID,
 		Size:       m.cw.n,
 		Arrived:    now,

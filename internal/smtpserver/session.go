@@ -43,6 +43,7 @@ type transaction struct {
 	active   bool     // MAIL accepted
 	from     string   // reverse-path, "" for <>
 	smtputf8 bool     // MAIL carried SMTPUTF8
+	body8bit bool     // MAIL carried BODY=8BITMIME
 	rcpts    []string // accepted forward-paths
 	msg      *intake  // message being received by BDAT chunks
 }
@@ -529,7 +530,7 @@ func (s *session) cmdMail(arg []byte) error {
 		}
 		return s.fail(501, "5.5.4", "Syntax: MAIL FROM:<address> [parameters]")
 	}
-	smtputf8 := false
+	smtputf8, body8bit := false, false
 	for _, p := range params {
 		if !s.esmtp {
 			return s.fail(555, "5.5.4", "Parameters need EHLO")
@@ -544,9 +545,11 @@ func (s *session) cmdMail(arg []byte) error {
 				return s.fail(552, "5.3.4", "Message size exceeds fixed maximum message size")
 			}
 		case "BODY": // RFC 6152
-			if v := strings.ToUpper(p.Value); v != "7BIT" && v != "8BITMIME" {
+			v := strings.ToUpper(p.Value)
+			if v != "7BIT" && v != "8BITMIME" {
 				return s.fail(501, "5.5.4", "Bad BODY parameter")
 			}
+			body8bit = v == "8BITMIME"
 		case "SMTPUTF8": // RFC 6531 §3.4
 			if p.HasEq {
 				return s.fail(501, "5.5.4", "SMTPUTF8 takes no value")
@@ -588,6 +591,7 @@ func (s *session) cmdMail(arg []byte) error {
 	s.txn.active = true
 	s.txn.from = from
 	s.txn.smtputf8 = smtputf8
+	s.txn.body8bit = body8bit
 	s.reply(250, "2.1.0", "OK")
 	return nil
 }

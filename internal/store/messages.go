@@ -333,3 +333,53 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) err
 		return err
 	})
 }
+
+// PruneEvents deletes tracking events older than before and returns how
+// many went. Events are appended in (roughly) time order, so it walks from
+// the lowest id in chunks and stops at the first young one: no index on
+// the time is needed, and a prune with nothing to do reads one chunk.
+func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int, error) {
+	const chunk = 1000
+	total := 0
+	for {
+		rows, err := s.query(ctx, `SELECT id, at FROM events ORDER BY id LIMIT ?`, chunk)
+		if err != nil {
+			return total, fmt.Errorf("store: prune events: %w", err)
+		}
+		var last int64 = -1
+		n, young := 0, false
+		for rows.Next() {
+			var id, at int64
+			if err := rows.Scan(&id, &at); err != nil {
+				rows.Close()
+				return total, fmt.Errorf("store: prune events: %w", err)
+			}
+			n++
+			if at >= before.UnixMilli() {
+				young = true
+				break
+			}
+			last = id
+		}
+		rows.Close()
+		if last < 0 {
+			return total, nil
+		}
+		var deleted int64
+		err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+			res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id <= ?`, last)
+			if err != nil {
+				return fmt.Errorf("store: prune events: %w", err)
+			}
+			deleted, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+		total += int(deleted)
+		if young || n < chunk {
+			return total, nil
+		}
+	}
+}

@@ -147,3 +147,28 @@ func TestQueueOnlyRemote(t *testing.T) {
 		t.Fatalf("blobs left %d %v", n, err)
 	}
 }
+
+// TestPruneEvents deletes the old events and keeps the young ones.
+func TestPruneEvents(t *testing.T) {
+	s, _ := setup(t)
+	ctx := context.Background()
+	old := time.Now().Add(-40 * 24 * time.Hour)
+	var events []Event
+	for i := range 2500 {
+		events = append(events, Event{TrackingID: "old", At: old.Add(time.Duration(i) * time.Second), Kind: "received"})
+	}
+	events = append(events, Event{TrackingID: "new", At: time.Now(), Kind: "received"})
+	if err := s.RecordEvents(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.PruneEvents(ctx, time.Now().Add(-30*24*time.Hour))
+	if err != nil || n != 2500 {
+		t.Fatalf("pruned %d, %v; want 2500", n, err)
+	}
+	if ev, _ := s.Events(ctx, "new"); len(ev) != 1 {
+		t.Fatalf("young event gone: %v", ev)
+	}
+	if n, err := s.PruneEvents(ctx, time.Now().Add(-30*24*time.Hour)); err != nil || n != 0 {
+		t.Fatalf("second prune: %d %v", n, err)
+	}
+}

@@ -125,6 +125,12 @@ type Options struct {
 	// Extra is TOML appended after the [listen] table, e.g.
 	// "[limits]\nmax_connections_per_ip = 4\n".
 	Extra string
+	// Addrs sets the address of an enabled listener by name (default
+	// "127.0.0.1:0"), e.g. two instances on 127.0.0.2 and 127.0.0.3
+	// sharing one smtp port.
+	Addrs map[string]string
+	// Hostname replaces the default Hostname.
+	Hostname string
 }
 
 // Server is one yizhan instance (running or stopped) and its data
@@ -188,11 +194,18 @@ func (s *Server) config(opts Options) string {
 		enabled[n] = true
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "hostname = %q\ndata_dir = %q\n\n[listen]\n", Hostname, s.DataDir)
+	host := Hostname
+	if opts.Hostname != "" {
+		host = opts.Hostname
+	}
+	fmt.Fprintf(&b, "hostname = %q\ndata_dir = %q\n\n[listen]\n", host, s.DataDir)
 	for _, n := range []string{SMTP, Submission, Submissions, "imap", "imaps", POP3, POP3S, "http"} {
 		addr := ""
 		if enabled[n] {
 			addr = "127.0.0.1:0"
+			if a, ok := opts.Addrs[n]; ok {
+				addr = a
+			}
 		}
 		fmt.Fprintf(&b, "%s = %q\n", n, addr)
 	}

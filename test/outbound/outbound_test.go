@@ -1,0 +1,390 @@
+// Package outbound_test runs two Yizhan instances (127.0.0.2 and
+// 127.0.0.3, the same smtp port, [delivery] remote_port set to it) and an
+// authoritative DNS server on loopback, and checks the outbound journey:
+// MX lookup, relay, retries, bounces.
+package outbound_test
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/yizhan-mail/yizhan/test/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// zone is an authoritative DNS server for the test's domains.
+type zone struct {
+	mu  sync.Mutex
+	rrs map[string][]dns.RR // "name.|TYPE"
+	nx  map[string]bool     // names answered NXDOMAIN
+}
+
+func (z *zone) set(records ...string) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	for _, r := range records {
+		rr, err := dns.NewRR(r)
+		if err != nil {
+			panic(err)
+		}
+		h := rr.Header()
+		k := strings.ToLower(h.Name) + "|" + dns.TypeToString[h.Rrtype]
+		z.rrs[k] = append(z.rrs[k], rr)
+	}
+}
+
+func (z *zone) clear(name, typ string) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	delete(z.rrs, strings.ToLower(dns.Fqdn(name))+"|"+typ)
+}
+
+func (z *zone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	resp := new(dns.Msg)
+	resp.SetReply(req)
+	resp.Authoritative = true
+	q := req.Question[0]
+	name := strings.ToLower(q.Name)
+	z.mu.Lock()
+	if z.nx[name] {
+		resp.Rcode = dns.RcodeNameError
+	} else {
+		resp.Answer = append(resp.Answer, z.rrs[name+"|"+dns.TypeToString[q.Qtype]]...)
+	}
+	z.mu.Unlock()
+	_ = w.WriteMsg(resp)
+}
+
+func startDNS(t *testing.T) (*zone, string) {
+	t.Helper()
+	z := &zone{rrs: map[string][]dns.RR{}, nx: map[string]bool{}}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: z}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go func() { _ = srv.ActivateAndServe() }()
+	<-started
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return z, pc.LocalAddr().String()
+}
+
+// sharedPort finds a port free on both 127.0.0.2 and 127.0.0.3, or skips
+// the test where those addresses cannot be bound.
+func sharedPort(t *testing.T) int {
+	t.Helper()
+	for range 20 {
+		l2, err := net.Listen("tcp", "127.0.0.2:0")
+		if err != nil {
+			t.Skipf("cannot bind 127.0.0.2: %v", err)
+		}
+		port := l2.Addr().(*net.TCPAddr).Port
+		l3, err := net.Listen("tcp", "127.0.0.3:"+strconv.Itoa(port))
+		l2.Close()
+		if err == nil {
+			l3.Close()
+			return port
+		}
+	}
+	t.Fatal("no port free on both 127.0.0.2 and 127.0.0.3")
+	return 0
+}
+
+type pair struct {
+	dns  *zone
+	a, b *testenv.Server // a: sender side (a.test), b: next hop (b.test)
+}
+
+const pw = "outbound test password"
+
+func setup(t *testing.T, queueTOML string) *pair {
+	t.Helper()
+	z, ns := startDNS(t)
+	port := sharedPort(t)
+	extra := fmt.Sprintf("[dns]\nnameserver = %q\n\n[delivery]\nremote_port = %d\n\n[queue]\n%s\n", ns, port, queueTOML)
+	a := testenv.Start(t, testenv.Options{
+		Listeners: []string{testenv.SMTP, testenv.Submission, testenv.POP3S},
+		Addrs:     map[string]string{testenv.SMTP: "127.0.0.2:" + strconv.Itoa(port), testenv.Submission: "127.0.0.2:0", testenv.POP3S: "127.0.0.2:0"},
+		Hostname:  "mx.a.test", Extra: extra,
+	})
+	b := testenv.Start(t, testenv.Options{
+		Listeners: []string{testenv.SMTP, testenv.POP3S},
+		Addrs:     map[string]string{testenv.SMTP: "127.0.0.3:" + strconv.Itoa(port), testenv.POP3S: "127.0.0.3:0"},
+		Hostname:  "mx.b.test", Extra: extra,
+	})
+	a.AddDomain(t, "a.test")
+	a.AddUser(t, "alice@a.test", pw)
+	b.AddDomain(t, "b.test")
+	b.AddUser(t, "bob@b.test", pw)
+	b.AddUser(t, "carol@b.test", pw)
+	z.set("a.test. 60 IN MX 10 mx.a.test.", "mx.a.test. 60 IN A 127.0.0.2",
+		"b.test. 60 IN MX 10 mx.b.test.", "mx.b.test. 60 IN A 127.0.0.3")
+	return &pair{dns: z, a: a, b: b}
+}
+
+// submit sends a message as alice through a's submission port
+// (STARTTLS, AUTH PLAIN) and returns the 250 text (with the tracking id).
+func (p *pair) submit(t *testing.T, to []string, subject string) string {
+	t.Helper()
+	c, err := testenv.DialSMTP(p.a.Addr(t, testenv.Submission))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.a.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartTLS(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Hello("client.a.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Cmd(235, "AUTH PLAIN %s", base64.StdEncoding.EncodeToString([]byte("\x00alice@a.test\x00"+pw))); err != nil {
+		t.Fatal(err)
+	}
+	msg := "From: alice@a.test\r\nTo: " + strings.Join(to, ", ") + "\r\nSubject: " + subject + "\r\n\r\nHello over the wire.\r\n"
+	text, err := c.Send("alice@a.test", to, []byte(msg))
+	if err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	_ = c.Quit()
+	return text
+}
+
+// mailbox returns the messages in user's INBOX on s.
+func mailbox(t *testing.T, s *testenv.Server, user string) [][]byte {
+	t.Helper()
+	c, err := testenv.DialPOP3S(s.Addr(t, testenv.POP3S))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(user, pw); err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := c.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for i := 1; i <= n; i++ {
+		m, err := c.Retr(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	_ = c.Quit()
+	return out
+}
+
+// guard bounds every wait for the queue: it is not a performance
+// expectation (retries are scheduled every second in these tests).
+const guard = 60 * time.Second
+
+// await polls user's INBOX on s until a message containing want arrives.
+func await(t *testing.T, s *testenv.Server, user, want string) []byte {
+	t.Helper()
+	deadline := time.Now().Add(guard)
+	for {
+		for _, m := range mailbox(t, s, user) {
+			if strings.Contains(string(m), want) {
+				return m
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no message with %q in %s's INBOX after %v; queue:\n%s", want, user, guard, s.MustAdmin(t, "", "queue", "list"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func trackingID(t *testing.T, reply string) string {
+	t.Helper()
+	i := strings.Index(reply, "id=")
+	if i < 0 {
+		t.Fatalf("no id in %q", reply)
+	}
+	return strings.Fields(reply[i+3:])[0]
+}
+
+// TestRelayViaMX: alice submits to two recipients at b.test; a finds
+// b.test's MX, hands both over in one transaction, and the trace shows it.
+func TestRelayViaMX(t *testing.T) {
+	p := setup(t, `retry_schedule = ["1s"]`)
+	reply := p.submit(t, []string{"bob@b.test", "carol@b.test"}, "via MX")
+	id := trackingID(t, reply)
+	mb := await(t, p.b, "bob@b.test", "Subject: via MX")
+	mc := await(t, p.b, "carol@b.test", "Subject: via MX")
+	// One transaction: b gave both copies the same tracking id.
+	idB := receivedID(t, mb, "mx.b.test")
+	if idC := receivedID(t, mc, "mx.b.test"); idB != idC {
+		t.Errorf("two transactions at the next hop: ids %s and %s", idB, idC)
+	}
+	// Both hops' Received fields are there, a's below b's.
+	if !strings.Contains(string(mb), "by mx.a.test") {
+		t.Errorf("no Received field of the first hop:\n%s", mb)
+	}
+	awaitQueueEmpty(t, p.a)
+	trace := p.a.MustAdmin(t, "", "trace", id)
+	for _, want := range []string{"received", "queued", "attempt", "relayed", "host=mx.b.test", "recipient=bob@b.test", "recipient=carol@b.test"} {
+		if !strings.Contains(trace, want) {
+			t.Errorf("trace lacks %q:\n%s", want, trace)
+		}
+	}
+}
+
+// receivedID returns the id= of the Received field added by host.
+func receivedID(t *testing.T, msg []byte, host string) string {
+	t.Helper()
+	for _, v := range testenv.Headers(msg, "Received") {
+		if strings.Contains(v, "by "+host) {
+			if i := strings.Index(v, "id "); i >= 0 {
+				return strings.Fields(v[i+3:])[0]
+			}
+		}
+	}
+	t.Fatalf("no Received field by %s in:\n%s", host, msg)
+	return ""
+}
+
+func awaitQueueEmpty(t *testing.T, s *testenv.Server) {
+	t.Helper()
+	deadline := time.Now().Add(guard)
+	for strings.TrimSpace(s.MustAdmin(t, "", "queue", "list")) != "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue not empty after %v:\n%s", guard, s.MustAdmin(t, "", "queue", "list"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestImplicitMX: a domain without MX records is reached at its address.
+func TestImplicitMX(t *testing.T) {
+	p := setup(t, `retry_schedule = ["1s"]`)
+	p.b.AddDomain(t, "imp.test")
+	p.b.AddUser(t, "dave@imp.test", pw)
+	p.dns.set("imp.test. 60 IN A 127.0.0.3")
+	p.submit(t, []string{"dave@imp.test"}, "implicit")
+	await(t, p.b, "dave@imp.test", "Subject: implicit")
+}
+
+// TestBounces: what cannot be delivered comes back to alice as a
+// multipart/report saying why: an unknown user at the next hop (550), a
+// domain that does not exist, a domain with a null MX.
+func TestBounces(t *testing.T) {
+	p := setup(t, `retry_schedule = ["1s"]`)
+	p.dns.nx["nowhere.test."] = true
+	p.dns.set("null.test. 60 IN MX 0 .")
+	p.submit(t, []string{"nobody@b.test"}, "to nobody")
+	p.submit(t, []string{"x@nowhere.test"}, "to nowhere")
+	p.submit(t, []string{"x@null.test"}, "to null")
+	for _, c := range []struct{ subject, status, extra string }{
+		{"to nobody", "Status: 5.1.1", "Diagnostic-Code: smtp; 550"},
+		{"to nowhere", "Status: 5.1.2", "nowhere.test"},
+		{"to null", "Status: 5.1.10", "null.test"},
+	} {
+		m := string(await(t, p.a, "alice@a.test", "Subject: "+c.subject))
+		if !strings.Contains(m, "report-type=delivery-status") || !strings.Contains(m, c.status) || !strings.Contains(m, c.extra) ||
+			!strings.Contains(m, "Return-Path: <>") {
+			t.Errorf("bounce for %q:\n%s", c.subject, m)
+		}
+	}
+	awaitQueueEmpty(t, p.a)
+	awaitQueueEmpty(t, p.b)
+}
+
+// TestRetryUntilDelivered: the next hop is down; the recipient waits in the
+// queue with the error, and is delivered once it is back.
+func TestRetryUntilDelivered(t *testing.T) {
+	p := setup(t, `retry_schedule = ["1s"]`)
+	p.b.AddDomain(t, "down.test")
+	p.b.AddUser(t, "erin@down.test", pw)
+	p.dns.set("down.test. 60 IN MX 10 mx.down.test.", "mx.down.test. 60 IN A 127.0.0.9") // nothing listens there
+	p.submit(t, []string{"erin@down.test"}, "after a while")
+	deadline := time.Now().Add(guard)
+	for {
+		l := p.a.MustAdmin(t, "", "queue", "list")
+		if f := strings.Split(strings.TrimSpace(l), "\t"); len(f) == 6 && f[3] != "0" && f[5] != "" {
+			break // one attempt failed and its error is shown
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed attempt recorded:\n%s", l)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.dns.clear("mx.down.test", "A")
+	p.dns.set("mx.down.test. 60 IN A 127.0.0.3")
+	await(t, p.b, "erin@down.test", "Subject: after a while")
+	awaitQueueEmpty(t, p.a)
+}
+
+// TestDelayThenExpiry: a destination that never answers earns alice a
+// delay notification once delay_warning_after has passed, then a failure
+// notification once give_up_after has, and the queue lets go.
+func TestDelayThenExpiry(t *testing.T) {
+	p := setup(t, `retry_schedule = ["1s"]`+"\n"+`delay_warning_after = "2s"`+"\n"+`give_up_after = "5s"`)
+	p.dns.set("dead.test. 60 IN MX 10 mx.dead.test.", "mx.dead.test. 60 IN A 127.0.0.9")
+	p.submit(t, []string{"x@dead.test"}, "never arrives")
+	delay := string(await(t, p.a, "alice@a.test", "Action: delayed"))
+	if !strings.Contains(delay, "Subject: never arrives") || !strings.Contains(delay, "Will-Retry-Until:") {
+		t.Errorf("delay notification:\n%s", delay)
+	}
+	fail := string(await(t, p.a, "alice@a.test", "Action: failed"))
+	if !strings.Contains(fail, "Status: 4.4.") || !strings.Contains(fail, "x@dead.test") {
+		t.Errorf("failure notification:\n%s", fail)
+	}
+	awaitQueueEmpty(t, p.a)
+	// Exactly one of each.
+	var delays, fails int
+	for _, m := range mailbox(t, p.a, "alice@a.test") {
+		delays += strings.Count(string(m), "Action: delayed")
+		fails += strings.Count(string(m), "Action: failed")
+	}
+	if delays != 1 || fails != 1 {
+		t.Errorf("%d delay and %d failure notifications, want one each", delays, fails)
+	}
+}
+
+// TestQueueSurvivesKill: a queued message survives kill -9 of the sending
+// server and is delivered after the restart.
+func TestQueueSurvivesKill(t *testing.T) {
+	p := setup(t, `retry_schedule = ["1s"]`)
+	p.b.AddDomain(t, "later.test")
+	p.b.AddUser(t, "fay@later.test", pw)
+	p.dns.set("later.test. 60 IN MX 10 mx.later.test.", "mx.later.test. 60 IN A 127.0.0.9")
+	p.submit(t, []string{"fay@later.test"}, "through a crash")
+	if l := p.a.MustAdmin(t, "", "queue", "list"); !strings.Contains(l, "<fay@later.test>") {
+		t.Fatalf("not queued:\n%s", l)
+	}
+	p.a.Kill(t)
+	p.dns.clear("mx.later.test", "A")
+	p.dns.set("mx.later.test. 60 IN A 127.0.0.3")
+	p.a.Restart(t)
+	m := await(t, p.b, "fay@later.test", "Subject: through a crash")
+	awaitQueueEmpty(t, p.a)
+	if n := strings.Count(string(mailboxJoined(t, p.b, "fay@later.test")), "Subject: through a crash"); n != 1 {
+		t.Errorf("%d copies delivered, want 1:\n%s", n, m)
+	}
+}
+
+func mailboxJoined(t *testing.T, s *testenv.Server, user string) []byte {
+	t.Helper()
+	var all []byte
+	for _, m := range mailbox(t, s, user) {
+		all = append(all, m...)
+	}
+	return all
+}
