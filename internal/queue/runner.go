@@ -202,8 +202,9 @@ func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 type outcome struct {
 	reply     remote.Reply // the remote answer (or a synthetic one)
 	remoteMTA string
-	done      bool // 2xx: relayed
-	failed    bool // 5xx: bounce
+	done      bool   // 2xx: relayed
+	failed    bool   // 5xx: bounce
+	explain   string // plain-language cause when no server answered (DNS)
 }
 
 // hop is one address to try.
@@ -223,7 +224,7 @@ func (r *Runner) work(ctx context.Context, j *job) {
 		var le *remote.LookupError
 		if errors.As(lerr, &le) && le.Permanent {
 			for i := range res {
-				res[i] = outcome{failed: true, reply: remote.Reply{Code: 550, Enhanced: le.Status, Text: le.Reason}}
+				res[i] = outcome{failed: true, reply: remote.Reply{Code: 550, Enhanced: le.Status, Text: le.Reason}, explain: sentence(le.Reason)}
 			}
 			r.settle(ctx, j, res, "", le.Status)
 			return
@@ -434,9 +435,12 @@ func (r *Runner) settle(ctx context.Context, j *job, res []outcome, lastErr, las
 				diag = res[i].reply.String()
 			}
 			status := enhancedOr(res[i].reply, "5.0.0")
+			explain := res[i].explain
+			if explain == "" {
+				explain = dsn.Explain(status, it.Domain, res[i].reply.Text)
+			}
 			rcpts = append(rcpts, dsn.Recipient{Address: it.Rcpt, OriginalRcpt: it.ORcpt, Action: dsn.Failed, Status: status,
-				RemoteMTA: res[i].remoteMTA, DiagnosticCode: diag, LastAttempt: now,
-				Explanation: dsn.Explain(status, it.Domain, res[i].reply.Text)})
+				RemoteMTA: res[i].remoteMTA, DiagnosticCode: diag, LastAttempt: now, Explanation: explain})
 			events = append(events, store.Event{TrackingID: it.TrackingID, At: now, Kind: tracking.EventBounced,
 				Detail: map[string]any{"recipient": it.Rcpt, "status": status, "reply": res[i].reply.String()}})
 			r.log.Warn("bounced", "id", it.TrackingID, "rcpt", it.Rcpt, "status", status, "reply", res[i].reply.String())
@@ -481,6 +485,14 @@ func (r *Runner) settle(ctx context.Context, j *job, res []outcome, lastErr, las
 	if err := r.st.DeferRecipients(ctx, ids, next, lastErr, warn, events); err != nil {
 		r.log.Error("queue: deferring recipients", "id", first.TrackingID, "err", err)
 	}
+}
+
+// sentence makes a resolver's reason a sentence for a notification.
+func sentence(s string) string {
+	if s == "" || strings.HasSuffix(s, ".") {
+		return s
+	}
+	return s + "."
 }
 
 func lastStatusOr(s string) string {
