@@ -150,7 +150,7 @@ func (b *smtpBackend) Deliver(ctx context.Context, env *smtpserver.Envelope, msg
 		return fmt.Errorf("deliver: unexpected message writer %T", msg)
 	}
 	var targets []router.Target
-	var remote []string
+	var remote []delivery.RemoteRcpt
 	seen := map[string]bool{}
 	for _, rcpt := range env.Recipients {
 		res, ok := b.routes.get(rcpt)
@@ -166,7 +166,10 @@ func (b *smtpBackend) Deliver(ctx context.Context, env *smtpserver.Envelope, msg
 		for _, r := range res.Remote {
 			if k := strings.ToLower(r); !seen[k] {
 				seen[k] = true
-				remote = append(remote, r)
+				// The DSN parameters of the recipient as given go on with
+				// the address it leads to (RFC 3461 §6.2).
+				d := env.DSN[rcpt]
+				remote = append(remote, delivery.RemoteRcpt{Addr: r, Notify: d.Notify, ORcpt: d.ORcpt})
 			}
 		}
 	}
@@ -192,6 +195,8 @@ func (b *smtpBackend) Deliver(ctx context.Context, env *smtpserver.Envelope, msg
 		Remote:     remote,
 		SMTPUTF8:   env.SMTPUTF8,
 		Body8Bit:   env.Body8Bit,
+		Ret:        env.Ret,
+		EnvID:      env.EnvID,
 		Detail:     detail,
 	})
 }
@@ -291,7 +296,16 @@ func (b *smtpBackend) injectNotification(ctx context.Context, rcpt string, msg [
 	received := fmt.Sprintf("Received: by %s (Yizhan) id %s;\r\n\t%s\r\n", b.hostname, id, now.Format(time.RFC1123Z))
 	return b.mda.Deliver(ctx, &delivery.Message{
 		Blob: blob, TrackingID: id, From: "", Received: received, Arrived: now,
-		Recipients: res.Local, Remote: res.Remote,
+		Recipients: res.Local, Remote: remoteOnly(res.Remote),
 		Detail: map[string]any{"listener": "dsn", "about": about, "rcpt": []string{rcpt}},
 	})
+}
+
+// remoteOnly wraps addresses without DSN parameters.
+func remoteOnly(addrs []string) []delivery.RemoteRcpt {
+	out := make([]delivery.RemoteRcpt, len(addrs))
+	for i, a := range addrs {
+		out[i] = delivery.RemoteRcpt{Addr: a}
+	}
+	return out
 }

@@ -43,11 +43,20 @@ type Message struct {
 	Recipients []router.Target
 	// Remote recipients are queued for other servers, with the message's
 	// Received field as our trace.
-	Remote   []string
-	SMTPUTF8 bool // the envelope needs SMTPUTF8
-	Body8Bit bool // BODY=8BITMIME
+	Remote   []RemoteRcpt
+	SMTPUTF8 bool   // the envelope needs SMTPUTF8
+	Body8Bit bool   // BODY=8BITMIME
+	Ret      string // DSN RET (RFC 3461)
+	EnvID    string // DSN ENVID
 	// Received event detail (client, TLS, auth user...).
 	Detail map[string]any
+}
+
+// RemoteRcpt is a recipient in another domain, with its DSN parameters.
+type RemoteRcpt struct {
+	Addr   string
+	Notify string // RFC 3461 NOTIFY, "" if not given
+	ORcpt  string // RFC 3461 ORCPT ("rfc822;addr"), "" if not given
 }
 
 // Deliver stores the message for every recipient and returns once durable.
@@ -83,17 +92,17 @@ func (a *Agent) Deliver(ctx context.Context, m *Message) error {
 	}
 	var out *store.Outbound
 	if len(m.Remote) > 0 {
-		out = &store.Outbound{From: m.From, SMTPUTF8: m.SMTPUTF8, Body8Bit: m.Body8Bit, Prefix: []byte(m.Received)}
+		out = &store.Outbound{From: m.From, SMTPUTF8: m.SMTPUTF8, Body8Bit: m.Body8Bit, Prefix: []byte(m.Received), Ret: m.Ret, EnvID: m.EnvID}
 		for _, r := range m.Remote {
-			a, err := address.Parse(r)
+			a, err := address.Parse(r.Addr)
 			if err != nil {
 				m.Blob.Abort()
-				return fmt.Errorf("delivery: remote recipient %q: %w", r, err)
+				return fmt.Errorf("delivery: remote recipient %q: %w", r.Addr, err)
 			}
 			if !a.IsASCII() {
 				out.SMTPUTF8 = true
 			}
-			out.Rcpts = append(out.Rcpts, store.QueueRcpt{Addr: a.String(), Domain: address.ASCIIDomain(a.Domain)})
+			out.Rcpts = append(out.Rcpts, store.QueueRcpt{Addr: a.String(), Domain: address.ASCIIDomain(a.Domain), Notify: r.Notify, ORcpt: r.ORcpt})
 			events = append(events, store.Event{TrackingID: m.TrackingID, At: now, Kind: tracking.EventQueued,
 				Detail: map[string]any{"recipient": a.String()}})
 		}

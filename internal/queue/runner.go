@@ -430,6 +430,12 @@ func (r *Runner) settle(ctx context.Context, j *job, res []outcome, lastErr, las
 		for _, i := range failed {
 			it := j.items[i]
 			finish = append(finish, it.ID)
+			if !notifyAllows(it.Notify, "FAILURE") {
+				// NOTIFY=NEVER (or without FAILURE): recorded, not reported.
+				events = append(events, store.Event{TrackingID: it.TrackingID, At: now, Kind: tracking.EventBounced,
+					Detail: map[string]any{"recipient": it.Rcpt, "reply": res[i].reply.String(), "notify": it.Notify}})
+				continue
+			}
 			diag := ""
 			if res[i].remoteMTA != "" && res[i].reply.Code != 0 && res[i].reply.Text != "" {
 				diag = res[i].reply.String()
@@ -445,7 +451,7 @@ func (r *Runner) settle(ctx context.Context, j *job, res []outcome, lastErr, las
 				Detail: map[string]any{"recipient": it.Rcpt, "status": status, "reply": res[i].reply.String()}})
 			r.log.Warn("bounced", "id", it.TrackingID, "rcpt", it.Rcpt, "status", status, "reply", res[i].reply.String())
 		}
-		r.notify(ctx, first, rcpts, failedNotifyOK(j, failed))
+		r.notify(ctx, first, rcpts, len(rcpts) > 0)
 	}
 	if len(finish) > 0 {
 		if err := r.st.FinishRecipients(ctx, finish, events); err != nil {
@@ -517,15 +523,6 @@ func notifyAllows(notify, what string) bool {
 	}
 	for _, n := range strings.Split(strings.ToUpper(notify), ",") {
 		if n == what {
-			return true
-		}
-	}
-	return false
-}
-
-func failedNotifyOK(j *job, failed []int) bool {
-	for _, i := range failed {
-		if notifyAllows(j.items[i].Notify, "FAILURE") {
 			return true
 		}
 	}

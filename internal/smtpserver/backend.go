@@ -71,6 +71,17 @@ type Envelope struct {
 	MessageID  string   // Message-ID of the message (after fix-ups), no brackets
 	Size       int64    // bytes written to the MessageWriter
 	Arrived    time.Time
+	// DSN parameters (RFC 3461): RET, ENVID, and NOTIFY/ORCPT of the
+	// recipients that gave them (keyed like Recipients).
+	Ret   string
+	EnvID string
+	DSN   map[string]RcptDSN
+}
+
+// RcptDSN is one recipient's DSN parameters.
+type RcptDSN struct {
+	Notify string // NEVER, or a list of SUCCESS, FAILURE, DELAY; "" if not given
+	ORcpt  string // "addr-type;address", decoded; "" if not given
 }
 
 // MessageWriter receives the message bytes (CRLF line endings, dot-unstuffed,

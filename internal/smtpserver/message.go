@@ -320,6 +320,9 @@ func (m *intake) deliver(ctx context.Context) (*Envelope, error) {
 		MessageID:  m.messageID,
 		Size:       m.cw.n,
 		Arrived:    now,
+		Ret:        s.txn.ret,
+		EnvID:      s.txn.envid,
+		DSN:        s.txn.dsn,
 	}
 	env.Received = buildReceived(env, s.esmtp, s.cfg.Hostname, now)
 	if err := s.srv.backend.Deliver(ctx, env, m.mw); err != nil {

@@ -42,7 +42,7 @@ func TestGreetingAndEHLO(t *testing.T) {
 	c := ts.dialGreeted(t)
 	lines := func() []string { c.send("EHLO client.example.test\r\n"); return c.reply() }()
 	want := []string{"250-" + testHost + " Hello client.example.test", "250-PIPELINING", "250-8BITMIME", "250-SMTPUTF8",
-		"250-SIZE 12345", "250-ENHANCEDSTATUSCODES", "250-STARTTLS", "250 CHUNKING"}
+		"250-SIZE 12345", "250-ENHANCEDSTATUSCODES", "250-DSN", "250-STARTTLS", "250 CHUNKING"}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("EHLO reply:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
@@ -114,7 +114,11 @@ func TestMailRcptReplies(t *testing.T) {
 	c.cmd("RCPT TO:<@relay.test,@other.test:bob@example.test>", "550 5.7.1")
 	c.cmd("RCPT TO:<bob%other.test@example.test>", "550 5.7.1")
 	c.cmd("RCPT TO:<bob@[192.0.2.1]>", "550 5.7.1")
-	c.cmd("RCPT TO:<bob@example.test> NOTIFY=NEVER", "555 5.5.4")
+	c.cmd("RCPT TO:<bob@example.test> FOO=bar", "555 5.5.4")
+	c.cmd("RCPT TO:<bob@example.test> NOTIFY=NEVER,SUCCESS", "501 5.5.4")
+	c.cmd("RCPT TO:<bob@example.test> NOTIFY=SUCCESS,SUCCESS", "501 5.5.4")
+	c.cmd("RCPT TO:<bob@example.test> ORCPT=bob@example.test", "501 5.5.4") // no addr-type
+	c.cmd("RCPT TO:<bob@example.test> ORCPT=rfc822;bob+2x", "501 5.5.4")   // bad xtext
 	c.cmd("RCPT TO:<nobody@example.test>", "550 5.1.1")
 	c.cmd("RCPT TO:<relay@other.test>", "554 5.7.1")
 	c.cmd("RCPT TO:<over@example.test>", "452 4.2.2")
@@ -663,4 +667,35 @@ func TestSubmissionsNeedsTLS(t *testing.T) {
 	if err := s.Serve(context.Background(), nil); err == nil {
 		t.Fatal("Serve without TLSConfig succeeded")
 	}
+}
+
+// TestDSNParameters: RET, ENVID, NOTIFY and ORCPT (RFC 3461) are accepted,
+// xtext-decoded and handed to the backend with the envelope.
+func TestDSNParameters(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.dialGreeted(t)
+	c.cmd("EHLO client.example.test", "250 ")
+	c.cmd("MAIL FROM:<a@example.test> RET=HDRS ENVID=QQ+2B1", "250 2.1.0")
+	c.cmd("RCPT TO:<bob@example.test> NOTIFY=failure,DELAY ORCPT=rfc822;Bob+2Bx@example.test", "250 2.1.5")
+	c.cmd("RCPT TO:<carol@example.test>", "250 2.1.5")
+	c.cmd("DATA", "354 ")
+	c.send("Subject: dsn\r\n\r\nbody\r\n.\r\n")
+	c.expect("250 2.0.0")
+	d := ts.backend.deliveries()
+	if len(d) != 1 {
+		t.Fatalf("%d deliveries", len(d))
+	}
+	env := d[0].env
+	if env.Ret != "HDRS" || env.EnvID != "QQ+1" {
+		t.Errorf("RET %q ENVID %q", env.Ret, env.EnvID)
+	}
+	if got := env.DSN["bob@example.test"]; got != (RcptDSN{Notify: "FAILURE,DELAY", ORcpt: "rfc822;Bob+x@example.test"}) {
+		t.Errorf("bob's DSN %+v", got)
+	}
+	if _, ok := env.DSN["carol@example.test"]; ok {
+		t.Error("carol has DSN parameters she did not give")
+	}
+	// A duplicate RET is refused; the session goes on.
+	c.cmd("MAIL FROM:<a@example.test> RET=FULL RET=HDRS", "501 5.5.4")
+	c.cmd("MAIL FROM:<a@example.test> ENVID=a=b", "501 5.5.4")
 }

@@ -46,6 +46,9 @@ type transaction struct {
 	body8bit bool     // MAIL carried BODY=8BITMIME
 	rcpts    []string // accepted forward-paths
 	msg      *intake  // message being received by BDAT chunks
+	// DSN (RFC 3461): RET and ENVID of MAIL, NOTIFY and ORCPT per RCPT.
+	ret, envid string
+	dsn        map[string]RcptDSN
 }
 
 // session is one SMTP connection.
@@ -460,6 +463,7 @@ func (s *session) cmdHello(v verb, arg []byte) error {
 	w.WriteString("250-SIZE ")          // RFC 1870
 	w.WriteString(strconv.FormatInt(s.cfg.MaxMessageSize, 10))
 	w.WriteString("\r\n250-ENHANCEDSTATUSCODES\r\n") // RFC 2034
+	w.WriteString("250-DSN\r\n")                     // RFC 3461
 	if s.info.TLS == nil && s.cfg.TLSConfig != nil {
 		w.WriteString("250-STARTTLS\r\n") // RFC 3207
 	}
@@ -531,6 +535,7 @@ func (s *session) cmdMail(arg []byte) error {
 		return s.fail(501, "5.5.4", "Syntax: MAIL FROM:<address> [parameters]")
 	}
 	smtputf8, body8bit := false, false
+	var ret, envid string
 	for _, p := range params {
 		if !s.esmtp {
 			return s.fail(555, "5.5.4", "Parameters need EHLO")
@@ -555,6 +560,18 @@ func (s *session) cmdMail(arg []byte) error {
 				return s.fail(501, "5.5.4", "SMTPUTF8 takes no value")
 			}
 			smtputf8 = true
+		case "RET": // RFC 3461 §4.3
+			v := strings.ToUpper(p.Value)
+			if (v != "FULL" && v != "HDRS") || ret != "" {
+				return s.fail(501, "5.5.4", "Bad RET parameter")
+			}
+			ret = v
+		case "ENVID": // RFC 3461 §4.4
+			v, ok := decodeXtext(p.Value)
+			if !ok || len(v) > 100 || envid != "" {
+				return s.fail(501, "5.5.4", "Bad ENVID parameter")
+			}
+			envid = v
 		case "AUTH":
 			// RFC 4954 §5: accepted and ignored where AUTH is offered.
 			if !s.authOffered() {
@@ -592,6 +609,7 @@ func (s *session) cmdMail(arg []byte) error {
 	s.txn.from = from
 	s.txn.smtputf8 = smtputf8
 	s.txn.body8bit = body8bit
+	s.txn.ret, s.txn.envid = ret, envid
 	s.reply(250, "2.1.0", "OK")
 	return nil
 }
@@ -617,8 +635,25 @@ func (s *session) cmdRcpt(arg []byte) error {
 		}
 		return s.fail(501, "5.5.4", "Syntax: RCPT TO:<address> [parameters]")
 	}
-	if len(params) > 0 {
-		return s.fail(555, "5.5.4", "Unsupported parameter "+params[0].Key)
+	var dsn RcptDSN
+	for _, p := range params {
+		switch p.Key {
+		case "NOTIFY": // RFC 3461 §4.1
+			v, ok := parseNotify(p.Value)
+			if !ok || dsn.Notify != "" {
+				return s.fail(501, "5.5.4", "Bad NOTIFY parameter")
+			}
+			dsn.Notify = v
+		case "ORCPT": // RFC 3461 §4.2: addr-type ";" xtext
+			typ, val, found := strings.Cut(p.Value, ";")
+			v, ok := decodeXtext(val)
+			if !found || typ == "" || !ok || dsn.ORcpt != "" {
+				return s.fail(501, "5.5.4", "Bad ORCPT parameter")
+			}
+			dsn.ORcpt = typ + ";" + v
+		default:
+			return s.fail(555, "5.5.4", "Unsupported parameter "+p.Key)
+		}
 	}
 	var rcpt string
 	if strings.EqualFold(path, "postmaster") {
@@ -655,8 +690,55 @@ func (s *session) cmdRcpt(arg []byte) error {
 		return s.backendError(err, errLight)
 	}
 	s.txn.rcpts = append(s.txn.rcpts, rcpt)
+	if dsn != (RcptDSN{}) {
+		if s.txn.dsn == nil {
+			s.txn.dsn = map[string]RcptDSN{}
+		}
+		s.txn.dsn[rcpt] = dsn
+	}
 	s.reply(250, "2.1.5", "OK")
 	return nil
+}
+
+// parseNotify checks a NOTIFY value: NEVER alone, or a list of SUCCESS,
+// FAILURE and DELAY (RFC 3461 §4.1); it returns it upper-cased.
+func parseNotify(v string) (string, bool) {
+	v = strings.ToUpper(v)
+	if v == "NEVER" {
+		return v, true
+	}
+	seen := map[string]bool{}
+	for _, k := range strings.Split(v, ",") {
+		if (k != "SUCCESS" && k != "FAILURE" && k != "DELAY") || seen[k] {
+			return "", false
+		}
+		seen[k] = true
+	}
+	return v, true
+}
+
+func upperHex(c byte) bool { return ('0' <= c && c <= '9') || ('A' <= c && c <= 'F') }
+
+// decodeXtext decodes RFC 3461 §4 xtext ("+HH" for special octets).
+func decodeXtext(v string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '+':
+			if i+2 >= len(v) || !upperHex(v[i+1]) || !upperHex(v[i+2]) {
+				return "", false
+			}
+			n, _ := strconv.ParseUint(v[i+1:i+3], 16, 8)
+			b.WriteByte(byte(n))
+			i += 2
+		case c < '!' || c > '~' || c == '=':
+			return "", false
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), true
 }
 
 // cmdData implements DATA (RFC 5321 §4.1.1.4).

@@ -388,3 +388,48 @@ func mailboxJoined(t *testing.T, s *testenv.Server, user string) []byte {
 	}
 	return all
 }
+
+// TestBounceHonoursDSNParameters: RET=HDRS returns only the header, ENVID
+// and ORCPT come back in the report, NOTIFY=NEVER silences a recipient.
+func TestBounceHonoursDSNParameters(t *testing.T) {
+	p := setup(t, `retry_schedule = ["1s"]`)
+	c, err := testenv.DialSMTP(p.a.Addr(t, testenv.Submission))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, step := range []func() error{
+		func() error { return c.Hello("client.a.test") },
+		c.StartTLS,
+		func() error { return c.Hello("client.a.test") },
+		func() error {
+			_, err := c.Cmd(235, "AUTH PLAIN %s", base64.StdEncoding.EncodeToString([]byte("\x00alice@a.test\x00"+pw)))
+			return err
+		},
+		func() error { _, err := c.Cmd(250, "MAIL FROM:<alice@a.test> RET=HDRS ENVID=env+2B42"); return err },
+		func() error {
+			_, err := c.Cmd(250, "RCPT TO:<nobody@b.test> NOTIFY=FAILURE ORCPT=rfc822;nobody@b.test")
+			return err
+		},
+		func() error { _, err := c.Cmd(250, "RCPT TO:<ghost@b.test> NOTIFY=NEVER"); return err },
+		func() error { _, err := c.Cmd(354, "DATA"); return err },
+		func() error {
+			_, err := c.Cmd(250, "From: alice@a.test\r\nSubject: with dsn params\r\n\r\nSECRET BODY\r\n.")
+			return err
+		},
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := string(await(t, p.a, "alice@a.test", "Original-Envelope-Id: env+42"))
+	for _, want := range []string{"Original-Recipient: rfc822; nobody@b.test", "text/rfc822-headers", "Subject: with dsn params", "Final-Recipient: rfc822; nobody@b.test"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("bounce lacks %q:\n%s", want, m)
+		}
+	}
+	if strings.Contains(m, "SECRET BODY") || strings.Contains(m, "ghost@b.test") {
+		t.Errorf("bounce returned the body (RET=HDRS) or reported the NOTIFY=NEVER recipient:\n%s", m)
+	}
+	awaitQueueEmpty(t, p.a)
+}
