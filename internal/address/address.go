@@ -33,9 +33,13 @@ var (
 )
 
 // maxLocal and maxDomain are the RFC 5321 §4.5.3.1 size limits in octets.
+// maxSRSLocal is the limit for SRS addresses (forwarded mail): they carry
+// a whole address in their local part, and RFC 5321 §4.5.3.1 asks servers
+// to accept longer objects where they can; every common MTA does.
 const (
-	maxLocal  = 64
-	maxDomain = 255
+	maxLocal    = 64
+	maxSRSLocal = 255
+	maxDomain   = 255
 )
 
 var profile = idna.New(
@@ -118,7 +122,7 @@ func Parse(s string) (Address, error) {
 			return Address{}, err
 		}
 	}
-	if local == "" || len(local) > maxLocal {
+	if local == "" || len(local) > maxSRSLocal || (len(local) > maxLocal && !isSRS(local)) {
 		return Address{}, fmt.Errorf("%w: local part of %q", ErrSyntax, s)
 	}
 	if strings.ContainsAny(local, "@%!") {
@@ -222,3 +226,9 @@ func (a Address) IsASCII() bool {
 	}
 	return true
 }
+
+// isSRS reports whether a local part has the SRS0/SRS1 form.
+func isSRS(local string) bool {
+	return len(local) > 5 && (strings.EqualFold(local[:5], "SRS0=") || strings.EqualFold(local[:5], "SRS1="))
+}
+

@@ -1,6 +1,7 @@
 package address
 
 import (
+	"strings"
 	"errors"
 	"testing"
 	"unicode/utf8"
@@ -84,4 +85,19 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%q: %+v does not round-trip via %q: %+v %v", s, a, a.String(), b, err)
 		}
 	})
+}
+
+// TestLongSRSLocalPart: SRS addresses may exceed the 64-octet local part
+// limit (up to 255); other addresses may not.
+func TestLongSRSLocalPart(t *testing.T) {
+	long := strings.Repeat("a", 70)
+	if _, err := Parse("SRS0=HASHHH=AB=remote.test=" + long + "@example.test"); err != nil {
+		t.Errorf("long SRS address refused: %v", err)
+	}
+	if _, err := Parse(long + "@example.test"); err == nil {
+		t.Error("70-octet local part accepted")
+	}
+	if _, err := Parse("SRS0=" + strings.Repeat("a", 251) + "@example.test"); err == nil {
+		t.Error("256-octet SRS local part accepted")
+	}
 }

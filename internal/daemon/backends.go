@@ -11,10 +11,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yizhan-mail/yizhan/internal/address"
 	"github.com/yizhan-mail/yizhan/internal/delivery"
 	"github.com/yizhan-mail/yizhan/internal/pop3server"
 	"github.com/yizhan-mail/yizhan/internal/router"
 	"github.com/yizhan-mail/yizhan/internal/smtpserver"
+	"github.com/yizhan-mail/yizhan/internal/srs"
 	"github.com/yizhan-mail/yizhan/internal/store"
 	"github.com/yizhan-mail/yizhan/internal/tracking"
 )
@@ -28,6 +30,7 @@ type smtpBackend struct {
 	log      *slog.Logger
 	routes   routeCache // RCPT-time resolutions, reused at delivery
 	hostname string
+	srs      *srs.Codec // rewrites the sender of forwarded mail
 }
 
 // routeTTL bounds how long an accepted recipient's resolution is reused.
@@ -152,6 +155,7 @@ func (b *smtpBackend) Deliver(ctx context.Context, env *smtpserver.Envelope, msg
 	var targets []router.Target
 	var remote []delivery.RemoteRcpt
 	seen := map[string]bool{}
+	forwardedBy := "" // the local domain whose alias forwards elsewhere
 	for _, rcpt := range env.Recipients {
 		res, ok := b.routes.get(rcpt)
 		var err error
@@ -170,6 +174,13 @@ func (b *smtpBackend) Deliver(ctx context.Context, env *smtpserver.Envelope, msg
 				// the address it leads to (RFC 3461 §6.2).
 				d := env.DSN[rcpt]
 				remote = append(remote, delivery.RemoteRcpt{Addr: r, Notify: d.Notify, ORcpt: d.ORcpt})
+				if forwardedBy == "" {
+					if a, err := address.Parse(rcpt); err == nil {
+						if local, _ := b.rt.IsLocal(ctx, rcpt); local {
+							forwardedBy = a.Domain
+						}
+					}
+				}
 			}
 		}
 	}
@@ -184,7 +195,19 @@ func (b *smtpBackend) Deliver(ctx context.Context, env *smtpserver.Envelope, msg
 	if s.AuthAccount != "" {
 		detail["auth"] = s.AuthAccount
 	}
+	// Forwarding a stranger's message: the copy leaves from an SRS
+	// address of ours, so SPF at the next hop checks our domain, and a
+	// bounce finds its way back through us (RFC 7208 §11.3 discusses why).
+	remoteFrom := ""
+	if forwardedBy != "" && env.From != "" && s.AuthAccount == "" && b.srs != nil {
+		if local, err := b.rt.IsLocal(ctx, env.From); err == nil && !local {
+			if rw, err := b.srs.Rewrite(env.From, forwardedBy); err == nil {
+				remoteFrom = rw
+			}
+		}
+	}
 	return b.mda.Deliver(ctx, &delivery.Message{
+		RemoteFrom: remoteFrom,
 		Blob:       blob,
 		TrackingID: env.TrackingID,
 		MessageID:  env.MessageID,

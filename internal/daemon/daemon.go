@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ import (
 	"github.com/yizhan-mail/yizhan/internal/remote"
 	"github.com/yizhan-mail/yizhan/internal/router"
 	"github.com/yizhan-mail/yizhan/internal/smtpserver"
+	"github.com/yizhan-mail/yizhan/internal/srs"
 	"github.com/yizhan-mail/yizhan/internal/store"
 	"github.com/yizhan-mail/yizhan/internal/tlsutil"
 )
@@ -68,9 +70,14 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 	connLim := connlimit.New(cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerIP)
 	// Recipient lookups are cached until the directory changes (admin
 	// commands in other processes included).
-	rt := router.New(router.NewCache(st, st.DirectoryVersion), cfg.Hostname)
+	srsKey, err := loadSecret(filepath.Join(cfg.DataDir, "srs.key"))
+	if err != nil {
+		return err
+	}
+	srsCodec := srs.New(srsKey)
+	rt := router.New(router.NewCache(st, st.DirectoryVersion), cfg.Hostname).WithSRS(srsCodec)
 	mda := delivery.New(st, log)
-	smtpBack := &smtpBackend{st: st, rt: rt, mda: mda, log: log, hostname: cfg.Hostname}
+	smtpBack := &smtpBackend{st: st, rt: rt, mda: mda, log: log, hostname: cfg.Hostname, srs: srsCodec}
 
 	var servers []server
 	var wg sync.WaitGroup
@@ -305,4 +312,27 @@ func pruneEvents(ctx context.Context, st *store.Store, keep time.Duration, log *
 		case <-t.C:
 		}
 	}
+}
+
+// loadSecret reads a 32-byte secret from path, creating it on first use.
+// It signs SRS addresses, which must stay valid across restarts.
+func loadSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return b, nil
 }

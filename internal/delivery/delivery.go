@@ -43,11 +43,14 @@ type Message struct {
 	Recipients []router.Target
 	// Remote recipients are queued for other servers, with the message's
 	// Received field as our trace.
-	Remote   []RemoteRcpt
-	SMTPUTF8 bool   // the envelope needs SMTPUTF8
-	Body8Bit bool   // BODY=8BITMIME
-	Ret      string // DSN RET (RFC 3461)
-	EnvID    string // DSN ENVID
+	Remote []RemoteRcpt
+	// RemoteFrom, if set, is the envelope sender of the queued copy
+	// (SRS for forwarded mail); From stays on the local copies.
+	RemoteFrom string
+	SMTPUTF8   bool   // the envelope needs SMTPUTF8
+	Body8Bit   bool   // BODY=8BITMIME
+	Ret        string // DSN RET (RFC 3461)
+	EnvID      string // DSN ENVID
 	// Received event detail (client, TLS, auth user...).
 	Detail map[string]any
 }
@@ -92,7 +95,11 @@ func (a *Agent) Deliver(ctx context.Context, m *Message) error {
 	}
 	var out *store.Outbound
 	if len(m.Remote) > 0 {
-		out = &store.Outbound{From: m.From, SMTPUTF8: m.SMTPUTF8, Body8Bit: m.Body8Bit, Prefix: []byte(m.Received), Ret: m.Ret, EnvID: m.EnvID}
+		from := m.From
+		if m.RemoteFrom != "" {
+			from = m.RemoteFrom
+		}
+		out = &store.Outbound{From: from, SMTPUTF8: m.SMTPUTF8, Body8Bit: m.Body8Bit, Prefix: []byte(m.Received), Ret: m.Ret, EnvID: m.EnvID}
 		for _, r := range m.Remote {
 			a, err := address.Parse(r.Addr)
 			if err != nil {

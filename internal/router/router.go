@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/yizhan-mail/yizhan/internal/address"
+	"github.com/yizhan-mail/yizhan/internal/srs"
 	"github.com/yizhan-mail/yizhan/internal/store"
 )
 
@@ -50,6 +51,14 @@ type Directory interface {
 type Router struct {
 	dir      Directory
 	hostname string
+	srs      *srs.Codec // nil: SRS addresses are not recognised
+}
+
+// WithSRS makes the router send mail for SRS0 addresses of local domains
+// (bounces of forwarded mail) on to the original sender.
+func (r *Router) WithSRS(c *srs.Codec) *Router {
+	r.srs = c
+	return r
 }
 
 // New returns a Router; hostname decides whose postmaster a bare
@@ -108,6 +117,15 @@ func (r *Router) resolve(ctx context.Context, addr string, depth int, seen map[s
 	}
 	if !local {
 		res.Remote = append(res.Remote, a.String())
+		return nil
+	}
+	if r.srs != nil && srs.IsSRS(a.Local) {
+		// A bounce of a message we forwarded: back to its sender.
+		orig, err := r.srs.Reverse(a.Local)
+		if err != nil {
+			return ErrUnknownUser // forged or expired
+		}
+		res.Remote = append(res.Remote, orig)
 		return nil
 	}
 	found, err := r.lookup(ctx, key, depth, seen, res)

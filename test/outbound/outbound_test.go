@@ -433,3 +433,60 @@ func TestBounceHonoursDSNParameters(t *testing.T) {
 	}
 	awaitQueueEmpty(t, p.a)
 }
+
+// TestForwardingWithSRS: mail from a stranger to a local alias that
+// forwards elsewhere leaves with an SRS sender of ours; a bounce to that
+// sender finds its way back to the stranger.
+func TestForwardingWithSRS(t *testing.T) {
+	p := setup(t, `retry_schedule = ["1s"]`)
+	p.a.MustAdmin(t, "", "alias", "add", "fwd@a.test", "bob@b.test")
+	p.a.MustAdmin(t, "", "alias", "add", "fwd2@a.test", "nobody@b.test")
+	// The stranger's own domain is served by b, so its bounce can arrive.
+	p.b.AddDomain(t, "ext.test")
+	p.b.AddUser(t, "someone@ext.test", pw)
+	p.dns.set("ext.test. 60 IN MX 10 mx.b.test.")
+
+	send := func(to, subject string) {
+		t.Helper()
+		c, err := testenv.DialSMTP(p.a.Addr(t, testenv.SMTP))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Hello("mx.ext.test"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Send("someone@ext.test", []string{to}, []byte("From: someone@ext.test\r\nSubject: "+subject+"\r\n\r\nhi\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.Quit()
+	}
+	send("fwd@a.test", "forwarded")
+	m := await(t, p.b, "bob@b.test", "Subject: forwarded")
+	rp, _ := testenv.Header(m, "Return-Path")
+	if !strings.HasPrefix(strings.ToUpper(rp), "<SRS0=") || !strings.HasSuffix(rp, "=ext.test=someone@a.test>") {
+		t.Errorf("Return-Path of the forwarded copy = %q, want an SRS0 address at a.test", rp)
+	}
+	// The second goes to a user b does not have: a's bounce goes to the
+	// SRS address, which a turns back into someone@ext.test.
+	send("fwd2@a.test", "forwarded into a wall")
+	bounce := string(await(t, p.b, "someone@ext.test", "Subject: forwarded into a wall"))
+	if !strings.Contains(bounce, "Status: 5.1.1") || !strings.Contains(bounce, "Return-Path: <>") {
+		t.Errorf("bounce:\n%s", bounce)
+	}
+	// A forged SRS address is refused.
+	c, err := testenv.DialSMTP(p.a.Addr(t, testenv.SMTP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("mx.evil.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Cmd(250, "MAIL FROM:<>"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Cmd(550, "RCPT TO:<SRS0=AAAAAA=AA=victim.test=x@a.test>"); err != nil {
+		t.Errorf("forged SRS address: %v", err)
+	}
+}
