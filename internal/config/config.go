@@ -340,8 +340,10 @@ func (c Config) Validate() error {
 		return errors.New("tls: cert_file and key_file must be set together")
 	case c.Delivery.RemotePort <= 0 || c.Delivery.RemotePort > 65535:
 		return fmt.Errorf("delivery.remote_port %d out of range", c.Delivery.RemotePort)
-	case c.Delivery.SmarthostTLS != "starttls" && c.Delivery.SmarthostTLS != "implicit":
-		return fmt.Errorf("delivery.smarthost_tls %q: want \"starttls\" or \"implicit\"", c.Delivery.SmarthostTLS)
+	case c.Delivery.SmarthostTLS != "starttls" && c.Delivery.SmarthostTLS != "implicit" && c.Delivery.SmarthostTLS != "none":
+		return fmt.Errorf("delivery.smarthost_tls %q: want \"starttls\", \"implicit\" or \"none\"", c.Delivery.SmarthostTLS)
+	case c.Delivery.SmarthostTLS == "none" && c.Delivery.SmarthostUser != "":
+		return errors.New("delivery.smarthost_user needs smarthost_tls \"starttls\" or \"implicit\": no password in clear")
 	case c.Delivery.MaxConnections <= 0 || c.Delivery.MaxPerHost <= 0:
 		return errors.New("delivery.max_connections and delivery.max_connections_per_host must be positive")
 	case c.Delivery.SourceIP != "" && !validIP(c.Delivery.SourceIP):

@@ -271,6 +271,7 @@ func newRunner(cfg config.Config, st *store.Store, b *smtpBackend, log *slog.Log
 		RemotePort:           cfg.Delivery.RemotePort,
 		Smarthost:            cfg.Delivery.Smarthost,
 		SmarthostImplicitTLS: cfg.Delivery.SmarthostTLS == "implicit",
+		SmarthostNoTLS:       cfg.Delivery.SmarthostTLS == "none",
 		MaxConnections:       cfg.Delivery.MaxConnections,
 		MaxPerHost:           cfg.Delivery.MaxPerHost,
 		Resolver:             res,

@@ -41,8 +41,9 @@ type Config struct {
 	Smarthost            string
 	SmarthostAuth        *remote.ClientAuth
 	SmarthostImplicitTLS bool
-	MaxConnections       int // in total
-	MaxPerHost           int // to one host
+	SmarthostNoTLS       bool // a trusted relay on this host or network: plain text
+	MaxConnections       int  // in total
+	MaxPerHost           int  // to one host
 	Resolver             *remote.Resolver
 	Logger               *slog.Logger
 	// Poll bounds the wait between looks at the queue, so recipients made
@@ -583,7 +584,10 @@ func (r *Runner) clientConfig(h hop) *remote.ClientConfig {
 		TLSConfig: &tls.Config{ServerName: h.host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, //nolint:gosec // opportunistic, see above
 		Timeouts:  r.cfg.Timeouts,
 	}
-	if r.cfg.Smarthost != "" {
+	switch {
+	case r.cfg.Smarthost != "" && r.cfg.SmarthostNoTLS:
+		cfg.TLSConfig = nil
+	case r.cfg.Smarthost != "":
 		// A configured relay is held to its certificate.
 		cfg.TLSConfig = &tls.Config{ServerName: h.host, MinVersion: tls.VersionTLS12}
 		cfg.RequireTLS = !r.cfg.SmarthostImplicitTLS

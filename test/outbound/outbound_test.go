@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,13 +111,20 @@ const pw = "outbound test password"
 
 func setup(t *testing.T, queueTOML string) *pair {
 	t.Helper()
+	return setupWith(t, "", queueTOML)
+}
+
+// setupWith also adds deliveryA to a's [delivery] table.
+func setupWith(t *testing.T, deliveryA, queueTOML string) *pair {
+	t.Helper()
 	z, ns := startDNS(t)
 	port := sharedPort(t)
 	extra := fmt.Sprintf("[dns]\nnameserver = %q\n\n[delivery]\nremote_port = %d\n\n[queue]\n%s\n", ns, port, queueTOML)
+	extraA := strings.Replace(extra, "[delivery]\n", "[delivery]\n"+strings.ReplaceAll(deliveryA, "PORT", strconv.Itoa(port)), 1)
 	a := testenv.Start(t, testenv.Options{
 		Listeners: []string{testenv.SMTP, testenv.Submission, testenv.POP3S},
 		Addrs:     map[string]string{testenv.SMTP: "127.0.0.2:" + strconv.Itoa(port), testenv.Submission: "127.0.0.2:0", testenv.POP3S: "127.0.0.2:0"},
-		Hostname:  "mx.a.test", Extra: extra,
+		Hostname:  "mx.a.test", Extra: extraA,
 	})
 	b := testenv.Start(t, testenv.Options{
 		Listeners: []string{testenv.SMTP, testenv.POP3S},
@@ -489,4 +497,44 @@ func TestForwardingWithSRS(t *testing.T) {
 	if _, err := c.Cmd(550, "RCPT TO:<SRS0=AAAAAA=AA=victim.test=x@a.test>"); err != nil {
 		t.Errorf("forged SRS address: %v", err)
 	}
+}
+
+// TestSmarthost: with a smarthost every message goes there, whatever the
+// recipient's domain and its DNS, over one connection reused for
+// consecutive messages.
+func TestSmarthost(t *testing.T) {
+	p := setupWith(t, "smarthost = \"127.0.0.3:PORT\"\nsmarthost_tls = \"none\"\n", `retry_schedule = ["1s"]`)
+	p.b.AddDomain(t, "nodns.test")
+	p.b.AddUser(t, "gil@nodns.test", pw) // nodns.test has no DNS records at all
+	p.submit(t, []string{"gil@nodns.test"}, "via the smarthost 1")
+	await(t, p.b, "gil@nodns.test", "Subject: via the smarthost 1")
+	p.submit(t, []string{"gil@nodns.test"}, "via the smarthost 2")
+	await(t, p.b, "gil@nodns.test", "Subject: via the smarthost 2")
+	// The second message reused the first one's connection: b saw one
+	// SMTP session from a.
+	if n := strings.Count(readLog(t, p.b), "listener=smtp"); n == 0 {
+		t.Fatal("no smtp sessions in b's log")
+	}
+	sessions := map[string]bool{}
+	for _, l := range strings.Split(readLog(t, p.b), "\n") {
+		if strings.Contains(l, `msg="message accepted"`) && strings.Contains(l, "listener=smtp") {
+			for _, f := range strings.Fields(l) {
+				if strings.HasPrefix(f, "session=") {
+					sessions[f] = true
+				}
+			}
+		}
+	}
+	if len(sessions) != 1 {
+		t.Errorf("b accepted the two messages in %d sessions, want 1 (connection reuse)", len(sessions))
+	}
+}
+
+func readLog(t *testing.T, s *testenv.Server) string {
+	t.Helper()
+	b, err := os.ReadFile(s.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
