@@ -65,6 +65,8 @@ type Runner struct {
 	sem  chan struct{} // connections in total
 	wake chan struct{} // a worker finished
 
+	backlog []*job // due jobs read but not yet started (Run's goroutine only)
+
 	mu       sync.Mutex
 	inflight map[int64]bool           // recipient ids being worked on
 	hosts    map[string]chan struct{} // per-host connection slots
@@ -139,43 +141,32 @@ func (r *Runner) Run(ctx context.Context) {
 
 // job is the recipients of one message at one domain.
 type job struct {
-	items []store.QueueItem
+	items  []store.QueueItem
+	events []store.Event // attempts, written with the job's outcome
 }
 
 func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup) {
-	due, err := r.st.DueRecipients(ctx, time.Now(), 1000)
-	if err != nil {
-		if ctx.Err() == nil {
-			r.log.Error("queue: reading due recipients", "err", err)
+	// Jobs read earlier go first; the queue is read again only when they
+	// are all under way (reading 1,000 due rows after every finished job
+	// was most of the runner's CPU).
+	if len(r.backlog) == 0 {
+		due, err := r.st.DueRecipients(ctx, time.Now(), 1000)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Error("queue: reading due recipients", "err", err)
+			}
+			return
 		}
-		return
+		r.backlog = r.group(due)
 	}
-	type key struct {
-		q      int64
-		domain string
-	}
-	jobs := map[key]*job{}
-	var order []key
-	r.mu.Lock()
-	for _, it := range due {
-		if r.inflight[it.ID] {
-			continue
-		}
-		k := key{it.QueueID, it.Domain}
-		if jobs[k] == nil {
-			jobs[k] = &job{}
-			order = append(order, k)
-		}
-		jobs[k].items = append(jobs[k].items, it)
-	}
-	r.mu.Unlock()
-	for _, k := range order {
+	for len(r.backlog) > 0 {
 		select {
 		case r.sem <- struct{}{}:
 		default:
 			return // all connections busy: the next wake-up continues
 		}
-		j := jobs[k]
+		j := r.backlog[0]
+		r.backlog = r.backlog[1:]
 		r.mu.Lock()
 		for _, it := range j.items {
 			r.inflight[it.ID] = true
@@ -197,6 +188,31 @@ func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 			}
 		}()
 	}
+}
+
+// group makes jobs of due recipients (one per message and domain), in the
+// order they are due, leaving out recipients already under way.
+func (r *Runner) group(due []store.QueueItem) []*job {
+	type key struct {
+		q      int64
+		domain string
+	}
+	jobs := map[key]*job{}
+	var out []*job
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, it := range due {
+		if r.inflight[it.ID] {
+			continue
+		}
+		k := key{it.QueueID, it.Domain}
+		if jobs[k] == nil {
+			jobs[k] = &job{}
+			out = append(out, jobs[k])
+		}
+		jobs[k].items = append(jobs[k].items, it)
+	}
+	return out
 }
 
 // outcome is what became of one recipient in an attempt.
@@ -312,7 +328,7 @@ func (r *Runner) attempt(ctx context.Context, j *job, idx []int, res []outcome, 
 	start := time.Now()
 	conn, err := r.conn(ctx, h)
 	if err != nil {
-		r.event(ctx, first.TrackingID, tracking.EventAttempt, map[string]any{"host": h.host, "addr": h.addr, "error": err.Error(),
+		j.event(tracking.EventAttempt, map[string]any{"host": h.host, "addr": h.addr, "error": err.Error(),
 			"duration_ms": time.Since(start).Milliseconds()})
 		return fmt.Sprintf("%s (%s): %v", h.host, h.addr, err), "4.4.1"
 	}
@@ -338,7 +354,7 @@ func (r *Runner) attempt(ctx context.Context, j *job, idx []int, res []outcome, 
 	case errors.As(err, &se) && se.Reply.Code >= 500:
 		// The transaction was refused for good (MAIL, size, SMTPUTF8).
 		detail["reply"] = se.Reply.String()
-		r.event(ctx, first.TrackingID, tracking.EventAttempt, detail)
+		j.event(tracking.EventAttempt, detail)
 		for _, i := range idx {
 			res[i] = outcome{failed: true, reply: se.Reply, remoteMTA: h.host}
 		}
@@ -346,12 +362,12 @@ func (r *Runner) attempt(ctx context.Context, j *job, idx []int, res []outcome, 
 		return "", ""
 	case err != nil:
 		detail["error"] = err.Error()
-		r.event(ctx, first.TrackingID, tracking.EventAttempt, detail)
+		j.event(tracking.EventAttempt, detail)
 		r.release(h, conn, false)
 		return fmt.Sprintf("%s (%s): %v", h.host, h.addr, err), statusOf(err)
 	}
 	detail["reply"] = data.String()
-	r.event(ctx, first.TrackingID, tracking.EventAttempt, detail)
+	j.event(tracking.EventAttempt, detail)
 	var tempErr, tempStatus string
 	for k, i := range idx {
 		rep := rcptReplies[k]
@@ -417,7 +433,7 @@ func (r *Runner) settle(ctx context.Context, j *job, res []outcome, lastErr, las
 		}
 		failed, waiting = append(failed, waiting...), nil
 	}
-	var events []store.Event
+	events := j.events // the attempts go with the first write
 	var finish []int64
 	for _, i := range done {
 		it := j.items[i]
@@ -458,8 +474,14 @@ func (r *Runner) settle(ctx context.Context, j *job, res []outcome, lastErr, las
 		if err := r.st.FinishRecipients(ctx, finish, events); err != nil {
 			r.log.Error("queue: finishing recipients", "id", first.TrackingID, "err", err)
 		}
+		events = nil
 	}
 	if len(waiting) == 0 {
+		if len(events) > 0 {
+			if err := r.st.RecordEvents(ctx, events); err != nil && ctx.Err() == nil {
+				r.log.Warn("queue: recording events", "id", first.TrackingID, "err", err)
+			}
+		}
 		return
 	}
 	attempts := first.Attempts // the same for the recipients of a job, or close to it
@@ -471,7 +493,6 @@ func (r *Runner) settle(ctx context.Context, j *job, res []outcome, lastErr, las
 	warn := !first.Warned && now.Sub(first.Arrived) >= r.cfg.DelayWarningAfter && r.cfg.DelayWarningAfter > 0
 	var ids []int64
 	var delayed []dsn.Recipient
-	events = nil
 	for _, i := range waiting {
 		it := j.items[i]
 		ids = append(ids, it.ID)
@@ -557,10 +578,9 @@ func (r *Runner) notify(ctx context.Context, it store.QueueItem, rcpts []dsn.Rec
 	}
 }
 
-func (r *Runner) event(ctx context.Context, id, kind string, detail map[string]any) {
-	if err := r.st.RecordEvents(ctx, []store.Event{{TrackingID: id, At: time.Now(), Kind: kind, Detail: detail}}); err != nil && ctx.Err() == nil {
-		r.log.Warn("queue: recording event", "id", id, "err", err)
-	}
+// event records a step of a job, written with its outcome.
+func (j *job) event(kind string, detail map[string]any) {
+	j.events = append(j.events, store.Event{TrackingID: j.items[0].TrackingID, At: time.Now(), Kind: kind, Detail: detail})
 }
 
 func (r *Runner) hostSlot(host string) chan struct{} {

@@ -534,6 +534,22 @@ func (s *Store) Authenticate(ctx context.Context, username, password string) (Ac
 	if s.auth.check(acct.Address, hash, password) {
 		return acct, nil
 	}
+	// Logins with the same credentials at the same moment (a client
+	// opening many connections) share one computation: thirty-two of them
+	// cost 256 MiB of argon2id memory and made the heap grow to 600 MB.
+	call, leader := s.auth.join(acct.Address, hash, password)
+	if !leader {
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			return Account{}, ctx.Err()
+		}
+		if !call.ok {
+			return Account{}, ErrAuthFailed
+		}
+		return acct, nil
+	}
+	defer s.auth.leave(acct.Address, hash, password, call)
 	select {
 	case s.auth.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -544,6 +560,7 @@ func (s *Store) Authenticate(ctx context.Context, username, password string) (Ac
 	if err != nil {
 		return Account{}, ErrAuthFailed
 	}
+	call.ok = true
 	s.auth.remember(acct.Address, hash, password)
 	return acct, nil
 }
@@ -555,9 +572,39 @@ const authConcurrency = 4
 const authTTL = 10 * time.Minute
 
 type authCache struct {
-	sem chan struct{}
-	mu  sync.Mutex
-	m   map[string]authEntry
+	sem      chan struct{}
+	mu       sync.Mutex
+	m        map[string]authEntry
+	inflight map[[32]byte]*authCall // verifications under way
+}
+
+// authCall is one verification that others with the same credentials wait
+// for; ok is set before done is closed.
+type authCall struct {
+	done chan struct{}
+	ok   bool
+}
+
+// join returns the verification under way for these credentials, or
+// starts one (leader true); the leader must call leave.
+func (c *authCache) join(key, hash, password string) (*authCall, bool) {
+	k := authDigest(key+"\x00"+hash, password)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if call, ok := c.inflight[k]; ok {
+		return call, false
+	}
+	call := &authCall{done: make(chan struct{})}
+	c.inflight[k] = call
+	return call, true
+}
+
+func (c *authCache) leave(key, hash, password string, call *authCall) {
+	k := authDigest(key+"\x00"+hash, password)
+	c.mu.Lock()
+	delete(c.inflight, k)
+	c.mu.Unlock()
+	close(call.done)
 }
 
 type authEntry struct {
@@ -566,7 +613,7 @@ type authEntry struct {
 }
 
 func newAuthCache() *authCache {
-	return &authCache{sem: make(chan struct{}, authConcurrency), m: map[string]authEntry{}}
+	return &authCache{sem: make(chan struct{}, authConcurrency), m: map[string]authEntry{}, inflight: map[[32]byte]*authCall{}}
 }
 
 // digest binds the password to the stored hash (which holds a random

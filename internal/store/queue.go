@@ -59,15 +59,14 @@ func (s *Store) insertOutbound(ctx context.Context, tx *sql.Tx, blobID string, b
 		prefix = []byte{}
 	}
 	var qid int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO queue (tracking_id, blob_id, prefix, mail_from, envid, ret, smtputf8, body8bit, size, arrived)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+	err := s.stmt(ctx, tx, sqlInsertQueue).QueryRowContext(ctx,
 		trackingID, blobID, prefix, o.From, o.EnvID, o.Ret, o.SMTPUTF8, o.Body8Bit, int64(len(prefix))+blobSize, arrived.UnixMilli()).Scan(&qid)
 	if err != nil {
 		return fmt.Errorf("store: queue: %w", err)
 	}
 	now := time.Now().UnixMilli()
 	for _, r := range o.Rcpts {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO queue_rcpts (queue_id, rcpt, domain, notify, orcpt, next_attempt) VALUES (?, ?, ?, ?, ?, ?)`,
+		if _, err := s.stmt(ctx, tx, sqlInsertQueueRcpt).ExecContext(ctx,
 			qid, r.Addr, strings.ToLower(r.Domain), r.Notify, r.ORcpt, now); err != nil {
 			return fmt.Errorf("store: queue recipient: %w", err)
 		}
@@ -184,7 +183,7 @@ func (s *Store) FinishRecipients(ctx context.Context, ids []int64, events []Even
 		queues := map[int64]bool{}
 		for _, id := range ids {
 			var qid int64
-			err := tx.QueryRowContext(ctx, `DELETE FROM queue_rcpts WHERE id = ? RETURNING queue_id`, id).Scan(&qid)
+			err := s.stmt(ctx, tx, sqlFinishRcpt).QueryRowContext(ctx, id).Scan(&qid)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // dropped meanwhile
 			}
@@ -196,8 +195,7 @@ func (s *Store) FinishRecipients(ctx context.Context, ids []int64, events []Even
 		var blobs []string
 		for qid := range queues {
 			var blob string
-			err := tx.QueryRowContext(ctx, `DELETE FROM queue WHERE id = ? AND NOT EXISTS (SELECT 1 FROM queue_rcpts WHERE queue_id = ?) RETURNING blob_id`,
-				qid, qid).Scan(&blob)
+			err := s.stmt(ctx, tx, sqlFinishQueue).QueryRowContext(ctx, qid, qid).Scan(&blob)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // recipients remain
 			}

@@ -371,16 +371,22 @@ const (
 	sqlInsertMessage = `INSERT INTO messages (mailbox_id, uid, modseq, blob_id, prefix, size, flags, internal_date, tracking_id, message_id, mime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	sqlInsertPending = `INSERT INTO fts_pending (message_id) VALUES (?)`
 	sqlInsertEvent   = `INSERT INTO events (tracking_id, at, kind, detail) VALUES (?, ?, ?, ?)`
-	sqlSavepoint     = `SAVEPOINT w`
-	sqlRollbackTo    = `ROLLBACK TO w`
-	sqlRelease       = `RELEASE w`
+	sqlInsertQueue   = `INSERT INTO queue (tracking_id, blob_id, prefix, mail_from, envid, ret, smtputf8, body8bit, size, arrived)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	sqlInsertQueueRcpt = `INSERT INTO queue_rcpts (queue_id, rcpt, domain, notify, orcpt, next_attempt) VALUES (?, ?, ?, ?, ?, ?)`
+	sqlFinishRcpt      = `DELETE FROM queue_rcpts WHERE id = ? RETURNING queue_id`
+	sqlFinishQueue     = `DELETE FROM queue WHERE id = ? AND NOT EXISTS (SELECT 1 FROM queue_rcpts WHERE queue_id = ?) RETURNING blob_id`
+	sqlSavepoint       = `SAVEPOINT w`
+	sqlRollbackTo      = `ROLLBACK TO w`
+	sqlRelease         = `RELEASE w`
 )
 
 // prepareHot prepares the hot statements on the writer connection. Done
 // at Open, while the connection is free: the writer has exactly one
 // connection, so preparing during a transaction would wait on itself.
 func (s *Store) prepareHot(ctx context.Context) error {
-	for _, q := range []string{sqlInsertBlob, sqlAssignUID, sqlInsertMessage, sqlInsertPending, sqlInsertEvent, sqlSavepoint, sqlRollbackTo, sqlRelease} {
+	for _, q := range []string{sqlInsertBlob, sqlAssignUID, sqlInsertMessage, sqlInsertPending, sqlInsertEvent, sqlSavepoint, sqlRollbackTo, sqlRelease,
+		sqlInsertQueue, sqlInsertQueueRcpt, sqlFinishRcpt, sqlFinishQueue} {
 		st, err := s.wdb.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("store: prepare: %w", err)

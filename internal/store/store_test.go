@@ -281,3 +281,33 @@ func TestAdminProcessWritesWhileServing(t *testing.T) {
 		t.Fatalf("accounts %v", accts)
 	}
 }
+
+// TestAuthenticateConcurrent: simultaneous logins with the same
+// credentials share one verification; right and wrong passwords arriving
+// together each get their own answer.
+func TestAuthenticateConcurrent(t *testing.T) {
+	s, _ := setup(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 32)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pw := "pw1"
+			if i%2 == 1 {
+				pw = "wrong"
+			}
+			_, errs[i] = s.Authenticate(ctx, "alice@example.test", pw)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i%2 == 0 && err != nil {
+			t.Errorf("login %d with the right password: %v", i, err)
+		}
+		if i%2 == 1 && !errors.Is(err, ErrAuthFailed) {
+			t.Errorf("login %d with a wrong password: %v", i, err)
+		}
+	}
+}
