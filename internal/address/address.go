@@ -231,4 +231,3 @@ func (a Address) IsASCII() bool {
 func isSRS(local string) bool {
 	return len(local) > 5 && (strings.EqualFold(local[:5], "SRS0=") || strings.EqualFold(local[:5], "SRS1="))
 }
-

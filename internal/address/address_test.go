@@ -1,8 +1,8 @@
 package address
 
 import (
-	"strings"
 	"errors"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )

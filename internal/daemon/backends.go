@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/yizhan-mail/yizhan/internal/address"
 	"github.com/yizhan-mail/yizhan/internal/delivery"
+	"github.com/yizhan-mail/yizhan/internal/dsn"
 	"github.com/yizhan-mail/yizhan/internal/pop3server"
 	"github.com/yizhan-mail/yizhan/internal/router"
 	"github.com/yizhan-mail/yizhan/internal/smtpserver"
@@ -156,6 +159,7 @@ func (b *smtpBackend) Deliver(ctx context.Context, env *smtpserver.Envelope, msg
 	var remote []delivery.RemoteRcpt
 	seen := map[string]bool{}
 	forwardedBy := "" // the local domain whose alias forwards elsewhere
+	var delivered []dsn.Recipient
 	for _, rcpt := range env.Recipients {
 		res, ok := b.routes.get(rcpt)
 		var err error
@@ -167,6 +171,11 @@ func (b *smtpBackend) Deliver(ctx context.Context, env *smtpserver.Envelope, msg
 			return fmt.Errorf("deliver: resolve %s: %w", rcpt, err)
 		}
 		targets = append(targets, res.Local...)
+		if d := env.DSN[rcpt]; len(res.Local) > 0 && env.From != "" && strings.Contains(d.Notify, "SUCCESS") {
+			// RFC 3461 §6.2.1: delivered here, so we report it.
+			delivered = append(delivered, dsn.Recipient{Address: rcpt, OriginalRcpt: d.ORcpt, Action: dsn.Delivered, Status: "2.0.0",
+				LastAttempt: time.Now(), Explanation: "your message was delivered to the recipient's mailbox."})
+		}
 		for _, r := range res.Remote {
 			if k := strings.ToLower(r); !seen[k] {
 				seen[k] = true
@@ -206,7 +215,11 @@ func (b *smtpBackend) Deliver(ctx context.Context, env *smtpserver.Envelope, msg
 			}
 		}
 	}
-	return b.mda.Deliver(ctx, &delivery.Message{
+	var header []byte
+	if len(delivered) > 0 {
+		header = readHeader(blob.Reader(), 256<<10)
+	}
+	err := b.mda.Deliver(ctx, &delivery.Message{
 		RemoteFrom: remoteFrom,
 		Blob:       blob,
 		TrackingID: env.TrackingID,
@@ -222,6 +235,40 @@ func (b *smtpBackend) Deliver(ctx context.Context, env *smtpserver.Envelope, msg
 		EnvID:      env.EnvID,
 		Detail:     detail,
 	})
+	if err == nil && len(delivered) > 0 {
+		b.notifyDelivered(context.WithoutCancel(ctx), env, delivered, header)
+	}
+	return err
+}
+
+// notifyDelivered sends a success notification (RFC 3461 NOTIFY=SUCCESS)
+// for recipients delivered here, with the message's header.
+func (b *smtpBackend) notifyDelivered(ctx context.Context, env *smtpserver.Envelope, rcpts []dsn.Recipient, header []byte) {
+	msg, err := dsn.Build(&dsn.Report{
+		ReportingMTA: b.hostname, ArrivalDate: env.Arrived, EnvelopeID: env.EnvID,
+		From: "MAILER-DAEMON@" + b.hostname, To: env.From, Recipients: rcpts,
+		Original: bytes.NewReader(header), ReturnHeadersOnly: true, Date: time.Now(),
+	})
+	if err == nil {
+		err = b.injectNotification(ctx, env.From, msg, env.TrackingID)
+	}
+	if err != nil {
+		b.log.Error("success notification", "id", env.TrackingID, "to", env.From, "err", err)
+	}
+}
+
+// readHeader returns the header section of a message (up to the blank
+// line, at most limit bytes).
+func readHeader(r io.Reader, limit int64) []byte {
+	var out bytes.Buffer
+	br := bufio.NewReader(io.LimitReader(r, limit))
+	for {
+		line, err := br.ReadBytes('\n')
+		out.Write(line)
+		if err != nil || len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return out.Bytes()
+		}
+	}
 }
 
 // pop3Backend serves an account's INBOX as a POP3 maildrop.

@@ -222,6 +222,7 @@ type outcome struct {
 	done      bool   // 2xx: relayed
 	failed    bool   // 5xx: bounce
 	explain   string // plain-language cause when no server answered (DNS)
+	noDSN     bool   // relayed to a server without the DSN extension
 }
 
 // hop is one address to try.
@@ -376,7 +377,8 @@ func (r *Runner) attempt(ctx context.Context, j *job, idx []int, res []outcome, 
 		}
 		switch {
 		case rep.Code/100 == 2:
-			res[i] = outcome{done: true, reply: rep, remoteMTA: h.host}
+			_, dsnOK := conn.Extension("DSN")
+			res[i] = outcome{done: true, reply: rep, remoteMTA: h.host, noDSN: !dsnOK}
 		case rep.Code >= 500:
 			res[i] = outcome{failed: true, reply: rep, remoteMTA: h.host}
 		default:
@@ -435,12 +437,23 @@ func (r *Runner) settle(ctx context.Context, j *job, res []outcome, lastErr, las
 	}
 	events := j.events // the attempts go with the first write
 	var finish []int64
+	var relayed []dsn.Recipient
 	for _, i := range done {
 		it := j.items[i]
 		finish = append(finish, it.ID)
 		events = append(events, store.Event{TrackingID: it.TrackingID, At: now, Kind: tracking.EventRelayed,
 			Detail: map[string]any{"recipient": it.Rcpt, "host": res[i].remoteMTA, "reply": res[i].reply.String()}})
 		r.log.Info("relayed", "id", it.TrackingID, "rcpt", it.Rcpt, "host", res[i].remoteMTA, "reply", res[i].reply.String())
+		// RFC 3461 §5.2.2: NOTIFY=SUCCESS goes on to a next hop that
+		// speaks DSN; to one that does not, we report "relayed" ourselves.
+		if res[i].noDSN && it.Notify != "" && notifyAllows(it.Notify, "SUCCESS") {
+			relayed = append(relayed, dsn.Recipient{Address: it.Rcpt, OriginalRcpt: it.ORcpt, Action: dsn.Relayed, Status: "2.0.0",
+				RemoteMTA: res[i].remoteMTA, DiagnosticCode: res[i].reply.String(), LastAttempt: now,
+				Explanation: "your message was handed to " + res[i].remoteMTA + ", which does not send delivery reports; this is the last report you will get for it."})
+		}
+	}
+	if len(relayed) > 0 {
+		r.notify(ctx, first, relayed, true)
 	}
 	if len(failed) > 0 {
 		var rcpts []dsn.Recipient

@@ -118,7 +118,7 @@ func TestMailRcptReplies(t *testing.T) {
 	c.cmd("RCPT TO:<bob@example.test> NOTIFY=NEVER,SUCCESS", "501 5.5.4")
 	c.cmd("RCPT TO:<bob@example.test> NOTIFY=SUCCESS,SUCCESS", "501 5.5.4")
 	c.cmd("RCPT TO:<bob@example.test> ORCPT=bob@example.test", "501 5.5.4") // no addr-type
-	c.cmd("RCPT TO:<bob@example.test> ORCPT=rfc822;bob+2x", "501 5.5.4")   // bad xtext
+	c.cmd("RCPT TO:<bob@example.test> ORCPT=rfc822;bob+2x", "501 5.5.4")    // bad xtext
 	c.cmd("RCPT TO:<nobody@example.test>", "550 5.1.1")
 	c.cmd("RCPT TO:<relay@other.test>", "554 5.7.1")
 	c.cmd("RCPT TO:<over@example.test>", "452 4.2.2")

@@ -538,3 +538,41 @@ func readLog(t *testing.T, s *testenv.Server) string {
 	}
 	return string(b)
 }
+
+// TestSuccessNotification: NOTIFY=SUCCESS travels with the message to the
+// next hop, which delivers it and reports back to the sender.
+func TestSuccessNotification(t *testing.T) {
+	p := setup(t, `retry_schedule = ["1s"]`)
+	c, err := testenv.DialSMTP(p.a.Addr(t, testenv.Submission))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, step := range []func() error{
+		func() error { return c.Hello("client.a.test") },
+		c.StartTLS,
+		func() error { return c.Hello("client.a.test") },
+		func() error {
+			_, err := c.Cmd(235, "AUTH PLAIN %s", base64.StdEncoding.EncodeToString([]byte("\x00alice@a.test\x00"+pw)))
+			return err
+		},
+		func() error { _, err := c.Cmd(250, "MAIL FROM:<alice@a.test> ENVID=track-me"); return err },
+		func() error { _, err := c.Cmd(250, "RCPT TO:<bob@b.test> NOTIFY=SUCCESS,FAILURE"); return err },
+		func() error { _, err := c.Cmd(354, "DATA"); return err },
+		func() error {
+			_, err := c.Cmd(250, "From: alice@a.test\r\nSubject: tell me it arrived\r\n\r\nbody\r\n.")
+			return err
+		},
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	await(t, p.b, "bob@b.test", "Subject: tell me it arrived")
+	m := string(await(t, p.a, "alice@a.test", "Action: delivered"))
+	for _, want := range []string{"Reporting-MTA: dns; mx.b.test", "Original-Envelope-Id: track-me", "Final-Recipient: rfc822; bob@b.test", "Subject: tell me it arrived"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("success notification lacks %q:\n%s", want, m)
+		}
+	}
+}
