@@ -576,3 +576,32 @@ func TestSuccessNotification(t *testing.T) {
 		}
 	}
 }
+
+// TestIPv6NextHop: a domain whose mail server has only an IPv6 address
+// (AAAA) is reached over IPv6.
+func TestIPv6NextHop(t *testing.T) {
+	p := setup(t, `retry_schedule = ["1s"]`)
+	port := strings.TrimPrefix(p.a.Addr(t, testenv.SMTP), "127.0.0.2:")
+	l, err := net.Listen("tcp", "[::1]:"+port)
+	if err != nil {
+		t.Skipf("cannot listen on [::1]:%s: %v", port, err)
+	}
+	l.Close()
+	c := testenv.Start(t, testenv.Options{
+		Listeners: []string{testenv.SMTP, testenv.POP3S},
+		Addrs:     map[string]string{testenv.SMTP: "[::1]:" + port, testenv.POP3S: "127.0.0.1:0"},
+		Hostname:  "mx.v6.test",
+	})
+	c.AddDomain(t, "v6.test")
+	c.AddUser(t, "hal@v6.test", pw)
+	p.dns.set("v6.test. 60 IN MX 10 mx.v6.test.", "mx.v6.test. 60 IN AAAA ::1")
+	id := trackingID(t, p.submit(t, []string{"hal@v6.test"}, "over IPv6"))
+	m := string(await(t, c, "hal@v6.test", "Subject: over IPv6"))
+	if !strings.Contains(m, "[::1]") {
+		t.Errorf("the next hop's Received field does not show an IPv6 client:\n%s", m)
+	}
+	awaitQueueEmpty(t, p.a)
+	if trace := p.a.MustAdmin(t, "", "trace", id); !strings.Contains(trace, "addr=[::1]:"+port) {
+		t.Errorf("trace does not show the IPv6 address:\n%s", trace)
+	}
+}
