@@ -311,6 +311,11 @@ func (s *Store) OpenMessage(ctx context.Context, m Message) (io.ReadCloser, erro
 	if err != nil {
 		return nil, fmt.Errorf("store: open message: %w", err)
 	}
+	return s.prefixed(prefix, blobID, inline)
+}
+
+// prefixed streams trace fields, then a blob (inline bytes or its file).
+func (s *Store) prefixed(prefix []byte, blobID string, inline []byte) (io.ReadCloser, error) {
 	if inline != nil {
 		return io.NopCloser(io.MultiReader(bytes.NewReader(prefix), bytes.NewReader(inline))), nil
 	}

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -247,14 +246,7 @@ func (s *Store) OpenQueued(ctx context.Context, queueID int64) (io.ReadCloser, e
 	if err != nil {
 		return nil, fmt.Errorf("store: open queued: %w", err)
 	}
-	if inline != nil {
-		return io.NopCloser(io.MultiReader(bytes.NewReader(prefix), bytes.NewReader(inline))), nil
-	}
-	f, err := s.blobs.open(blobID)
-	if err != nil {
-		return nil, err
-	}
-	return &messageReader{Reader: io.MultiReader(bytes.NewReader(prefix), f), f: f}, nil
+	return s.prefixed(prefix, blobID, inline)
 }
 
 // TrackingIDsByMessageID finds the tracking ids of messages with a

@@ -171,6 +171,38 @@ func (p *pair) submit(t *testing.T, to []string, subject string) string {
 	return text
 }
 
+// submitRaw submits as alice with the given MAIL and RCPT lines (DSN
+// parameters and all) and the message text.
+func (p *pair) submitRaw(t *testing.T, mail string, rcpts []string, msg string) {
+	t.Helper()
+	c, err := testenv.DialSMTP(p.a.Addr(t, testenv.Submission))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	steps := []func() error{
+		func() error { return c.Hello("client.a.test") },
+		c.StartTLS,
+		func() error { return c.Hello("client.a.test") },
+		func() error {
+			_, err := c.Cmd(235, "AUTH PLAIN %s", base64.StdEncoding.EncodeToString([]byte("\x00alice@a.test\x00"+pw)))
+			return err
+		},
+		func() error { _, err := c.Cmd(250, "%s", mail); return err },
+	}
+	for _, r := range rcpts {
+		steps = append(steps, func() error { _, err := c.Cmd(250, "%s", r); return err })
+	}
+	steps = append(steps,
+		func() error { _, err := c.Cmd(354, "DATA"); return err },
+		func() error { _, err := c.Cmd(250, "%s\r\n.", msg); return err })
+	for _, step := range steps {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // mailbox returns the messages in user's INBOX on s.
 func mailbox(t *testing.T, s *testenv.Server, user string) [][]byte {
 	t.Helper()
@@ -401,35 +433,9 @@ func mailboxJoined(t *testing.T, s *testenv.Server, user string) []byte {
 // and ORCPT come back in the report, NOTIFY=NEVER silences a recipient.
 func TestBounceHonoursDSNParameters(t *testing.T) {
 	p := setup(t, `retry_schedule = ["1s"]`)
-	c, err := testenv.DialSMTP(p.a.Addr(t, testenv.Submission))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	for _, step := range []func() error{
-		func() error { return c.Hello("client.a.test") },
-		c.StartTLS,
-		func() error { return c.Hello("client.a.test") },
-		func() error {
-			_, err := c.Cmd(235, "AUTH PLAIN %s", base64.StdEncoding.EncodeToString([]byte("\x00alice@a.test\x00"+pw)))
-			return err
-		},
-		func() error { _, err := c.Cmd(250, "MAIL FROM:<alice@a.test> RET=HDRS ENVID=env+2B42"); return err },
-		func() error {
-			_, err := c.Cmd(250, "RCPT TO:<nobody@b.test> NOTIFY=FAILURE ORCPT=rfc822;nobody@b.test")
-			return err
-		},
-		func() error { _, err := c.Cmd(250, "RCPT TO:<ghost@b.test> NOTIFY=NEVER"); return err },
-		func() error { _, err := c.Cmd(354, "DATA"); return err },
-		func() error {
-			_, err := c.Cmd(250, "From: alice@a.test\r\nSubject: with dsn params\r\n\r\nSECRET BODY\r\n.")
-			return err
-		},
-	} {
-		if err := step(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	p.submitRaw(t, "MAIL FROM:<alice@a.test> RET=HDRS ENVID=env+2B42",
+		[]string{"RCPT TO:<nobody@b.test> NOTIFY=FAILURE ORCPT=rfc822;nobody@b.test", "RCPT TO:<ghost@b.test> NOTIFY=NEVER"},
+		"From: alice@a.test\r\nSubject: with dsn params\r\n\r\nSECRET BODY")
 	m := string(await(t, p.a, "alice@a.test", "Original-Envelope-Id: env+42"))
 	for _, want := range []string{"Original-Recipient: rfc822; nobody@b.test", "text/rfc822-headers", "Subject: with dsn params", "Final-Recipient: rfc822; nobody@b.test"} {
 		if !strings.Contains(m, want) {
@@ -543,31 +549,8 @@ func readLog(t *testing.T, s *testenv.Server) string {
 // next hop, which delivers it and reports back to the sender.
 func TestSuccessNotification(t *testing.T) {
 	p := setup(t, `retry_schedule = ["1s"]`)
-	c, err := testenv.DialSMTP(p.a.Addr(t, testenv.Submission))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	for _, step := range []func() error{
-		func() error { return c.Hello("client.a.test") },
-		c.StartTLS,
-		func() error { return c.Hello("client.a.test") },
-		func() error {
-			_, err := c.Cmd(235, "AUTH PLAIN %s", base64.StdEncoding.EncodeToString([]byte("\x00alice@a.test\x00"+pw)))
-			return err
-		},
-		func() error { _, err := c.Cmd(250, "MAIL FROM:<alice@a.test> ENVID=track-me"); return err },
-		func() error { _, err := c.Cmd(250, "RCPT TO:<bob@b.test> NOTIFY=SUCCESS,FAILURE"); return err },
-		func() error { _, err := c.Cmd(354, "DATA"); return err },
-		func() error {
-			_, err := c.Cmd(250, "From: alice@a.test\r\nSubject: tell me it arrived\r\n\r\nbody\r\n.")
-			return err
-		},
-	} {
-		if err := step(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	p.submitRaw(t, "MAIL FROM:<alice@a.test> ENVID=track-me", []string{"RCPT TO:<bob@b.test> NOTIFY=SUCCESS,FAILURE"},
+		"From: alice@a.test\r\nSubject: tell me it arrived\r\n\r\nbody")
 	await(t, p.b, "bob@b.test", "Subject: tell me it arrived")
 	m := string(await(t, p.a, "alice@a.test", "Action: delivered"))
 	for _, want := range []string{"Reporting-MTA: dns; mx.b.test", "Original-Envelope-Id: track-me", "Final-Recipient: rfc822; bob@b.test", "Subject: tell me it arrived"} {
