@@ -11,99 +11,16 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/miekg/dns"
 
 	"github.com/yizhan-mail/yizhan/test/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// zone is an authoritative DNS server for the test's domains.
-type zone struct {
-	mu  sync.Mutex
-	rrs map[string][]dns.RR // "name.|TYPE"
-	nx  map[string]bool     // names answered NXDOMAIN
-}
-
-func (z *zone) set(records ...string) {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	for _, r := range records {
-		rr, err := dns.NewRR(r)
-		if err != nil {
-			panic(err)
-		}
-		h := rr.Header()
-		k := strings.ToLower(h.Name) + "|" + dns.TypeToString[h.Rrtype]
-		z.rrs[k] = append(z.rrs[k], rr)
-	}
-}
-
-func (z *zone) clear(name, typ string) {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	delete(z.rrs, strings.ToLower(dns.Fqdn(name))+"|"+typ)
-}
-
-func (z *zone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	resp := new(dns.Msg)
-	resp.SetReply(req)
-	resp.Authoritative = true
-	q := req.Question[0]
-	name := strings.ToLower(q.Name)
-	z.mu.Lock()
-	if z.nx[name] {
-		resp.Rcode = dns.RcodeNameError
-	} else {
-		resp.Answer = append(resp.Answer, z.rrs[name+"|"+dns.TypeToString[q.Qtype]]...)
-	}
-	z.mu.Unlock()
-	_ = w.WriteMsg(resp)
-}
-
-func startDNS(t *testing.T) (*zone, string) {
-	t.Helper()
-	z := &zone{rrs: map[string][]dns.RR{}, nx: map[string]bool{}}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: z}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go func() { _ = srv.ActivateAndServe() }()
-	<-started
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	return z, pc.LocalAddr().String()
-}
-
-// sharedPort finds a port free on both 127.0.0.2 and 127.0.0.3, or skips
-// the test where those addresses cannot be bound.
-func sharedPort(t *testing.T) int {
-	t.Helper()
-	for range 20 {
-		l2, err := net.Listen("tcp", "127.0.0.2:0")
-		if err != nil {
-			t.Skipf("cannot bind 127.0.0.2: %v", err)
-		}
-		port := l2.Addr().(*net.TCPAddr).Port
-		l3, err := net.Listen("tcp", "127.0.0.3:"+strconv.Itoa(port))
-		l2.Close()
-		if err == nil {
-			l3.Close()
-			return port
-		}
-	}
-	t.Fatal("no port free on both 127.0.0.2 and 127.0.0.3")
-	return 0
-}
-
 type pair struct {
-	dns  *zone
+	dns  *testenv.Zone
 	a, b *testenv.Server // a: sender side (a.test), b: next hop (b.test)
 }
 
@@ -117,8 +34,9 @@ func setup(t *testing.T, queueTOML string) *pair {
 // setupWith also adds deliveryA to a's [delivery] table.
 func setupWith(t *testing.T, deliveryA, queueTOML string) *pair {
 	t.Helper()
-	z, ns := startDNS(t)
-	port := sharedPort(t)
+	z := testenv.StartDNS(t)
+	ns := z.Addr
+	port := testenv.SharedPort(t, "127.0.0.2", "127.0.0.3")
 	extra := fmt.Sprintf("[dns]\nnameserver = %q\n\n[delivery]\nremote_port = %d\n\n[queue]\n%s\n", ns, port, queueTOML)
 	extraA := strings.Replace(extra, "[delivery]\n", "[delivery]\n"+strings.ReplaceAll(deliveryA, "PORT", strconv.Itoa(port)), 1)
 	a := testenv.Start(t, testenv.Options{
@@ -136,7 +54,7 @@ func setupWith(t *testing.T, deliveryA, queueTOML string) *pair {
 	b.AddDomain(t, "b.test")
 	b.AddUser(t, "bob@b.test", pw)
 	b.AddUser(t, "carol@b.test", pw)
-	z.set("a.test. 60 IN MX 10 mx.a.test.", "mx.a.test. 60 IN A 127.0.0.2",
+	z.Set(t, "a.test. 60 IN MX 10 mx.a.test.", "mx.a.test. 60 IN A 127.0.0.2",
 		"b.test. 60 IN MX 10 mx.b.test.", "mx.b.test. 60 IN A 127.0.0.3")
 	return &pair{dns: z, a: a, b: b}
 }
@@ -316,7 +234,7 @@ func TestImplicitMX(t *testing.T) {
 	p := setup(t, `retry_schedule = ["1s"]`)
 	p.b.AddDomain(t, "imp.test")
 	p.b.AddUser(t, "dave@imp.test", pw)
-	p.dns.set("imp.test. 60 IN A 127.0.0.3")
+	p.dns.Set(t, "imp.test. 60 IN A 127.0.0.3")
 	p.submit(t, []string{"dave@imp.test"}, "implicit")
 	await(t, p.b, "dave@imp.test", "Subject: implicit")
 }
@@ -326,8 +244,8 @@ func TestImplicitMX(t *testing.T) {
 // domain that does not exist, a domain with a null MX.
 func TestBounces(t *testing.T) {
 	p := setup(t, `retry_schedule = ["1s"]`)
-	p.dns.nx["nowhere.test."] = true
-	p.dns.set("null.test. 60 IN MX 0 .")
+	p.dns.NXDomain("nowhere.test")
+	p.dns.Set(t, "null.test. 60 IN MX 0 .")
 	p.submit(t, []string{"nobody@b.test"}, "to nobody")
 	p.submit(t, []string{"x@nowhere.test"}, "to nowhere")
 	p.submit(t, []string{"x@null.test"}, "to null")
@@ -352,7 +270,7 @@ func TestRetryUntilDelivered(t *testing.T) {
 	p := setup(t, `retry_schedule = ["1s"]`)
 	p.b.AddDomain(t, "down.test")
 	p.b.AddUser(t, "erin@down.test", pw)
-	p.dns.set("down.test. 60 IN MX 10 mx.down.test.", "mx.down.test. 60 IN A 127.0.0.9") // nothing listens there
+	p.dns.Set(t, "down.test. 60 IN MX 10 mx.down.test.", "mx.down.test. 60 IN A 127.0.0.9") // nothing listens there
 	p.submit(t, []string{"erin@down.test"}, "after a while")
 	deadline := time.Now().Add(guard)
 	for {
@@ -365,8 +283,8 @@ func TestRetryUntilDelivered(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	p.dns.clear("mx.down.test", "A")
-	p.dns.set("mx.down.test. 60 IN A 127.0.0.3")
+	p.dns.Clear("mx.down.test", "A")
+	p.dns.Set(t, "mx.down.test. 60 IN A 127.0.0.3")
 	await(t, p.b, "erin@down.test", "Subject: after a while")
 	awaitQueueEmpty(t, p.a)
 }
@@ -376,7 +294,7 @@ func TestRetryUntilDelivered(t *testing.T) {
 // notification once give_up_after has, and the queue lets go.
 func TestDelayThenExpiry(t *testing.T) {
 	p := setup(t, `retry_schedule = ["1s"]`+"\n"+`delay_warning_after = "2s"`+"\n"+`give_up_after = "5s"`)
-	p.dns.set("dead.test. 60 IN MX 10 mx.dead.test.", "mx.dead.test. 60 IN A 127.0.0.9")
+	p.dns.Set(t, "dead.test. 60 IN MX 10 mx.dead.test.", "mx.dead.test. 60 IN A 127.0.0.9")
 	p.submit(t, []string{"x@dead.test"}, "never arrives")
 	delay := string(await(t, p.a, "alice@a.test", "Action: delayed"))
 	if !strings.Contains(delay, "Subject: never arrives") || !strings.Contains(delay, "Will-Retry-Until:") {
@@ -404,14 +322,14 @@ func TestQueueSurvivesKill(t *testing.T) {
 	p := setup(t, `retry_schedule = ["1s"]`)
 	p.b.AddDomain(t, "later.test")
 	p.b.AddUser(t, "fay@later.test", pw)
-	p.dns.set("later.test. 60 IN MX 10 mx.later.test.", "mx.later.test. 60 IN A 127.0.0.9")
+	p.dns.Set(t, "later.test. 60 IN MX 10 mx.later.test.", "mx.later.test. 60 IN A 127.0.0.9")
 	p.submit(t, []string{"fay@later.test"}, "through a crash")
 	if l := p.a.MustAdmin(t, "", "queue", "list"); !strings.Contains(l, "<fay@later.test>") {
 		t.Fatalf("not queued:\n%s", l)
 	}
 	p.a.Kill(t)
-	p.dns.clear("mx.later.test", "A")
-	p.dns.set("mx.later.test. 60 IN A 127.0.0.3")
+	p.dns.Clear("mx.later.test", "A")
+	p.dns.Set(t, "mx.later.test. 60 IN A 127.0.0.3")
 	p.a.Restart(t)
 	m := await(t, p.b, "fay@later.test", "Subject: through a crash")
 	awaitQueueEmpty(t, p.a)
@@ -458,7 +376,7 @@ func TestForwardingWithSRS(t *testing.T) {
 	// The stranger's own domain is served by b, so its bounce can arrive.
 	p.b.AddDomain(t, "ext.test")
 	p.b.AddUser(t, "someone@ext.test", pw)
-	p.dns.set("ext.test. 60 IN MX 10 mx.b.test.")
+	p.dns.Set(t, "ext.test. 60 IN MX 10 mx.b.test.")
 
 	send := func(to, subject string) {
 		t.Helper()
@@ -577,7 +495,7 @@ func TestIPv6NextHop(t *testing.T) {
 	})
 	c.AddDomain(t, "v6.test")
 	c.AddUser(t, "hal@v6.test", pw)
-	p.dns.set("v6.test. 60 IN MX 10 mx.v6.test.", "mx.v6.test. 60 IN AAAA ::1")
+	p.dns.Set(t, "v6.test. 60 IN MX 10 mx.v6.test.", "mx.v6.test. 60 IN AAAA ::1")
 	id := trackingID(t, p.submit(t, []string{"hal@v6.test"}, "over IPv6"))
 	m := string(await(t, c, "hal@v6.test", "Subject: over IPv6"))
 	if !strings.Contains(m, "[::1]") {
