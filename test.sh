@@ -7,14 +7,14 @@
 #   ./test.sh --install-only  only install the tools
 #
 # YIZHAN_INTEROP=1 is set for the tests, so a missing swaks, curl,
-# python3 or mbsync (isync) fails the interop tests instead of skipping
-# them. The binary the end-to-end tests start is built with
+# python3, mbsync (isync) or postfix fails the interop tests instead of
+# skipping them. The binary the end-to-end tests start is built with
 # $YIZHAN_TEST_BUILDFLAGS (default -race; set it to "" for a plain build).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 STATICCHECK_VERSION=2026.2.2
-APT_PACKAGES=(swaks curl python3 isync ca-certificates libnet-ssleay-perl libio-socket-ssl-perl)
+APT_PACKAGES=(swaks curl python3 isync postfix ca-certificates libnet-ssleay-perl libio-socket-ssl-perl)
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -24,6 +24,9 @@ install_tools() {
 	for tool in swaks curl python3 mbsync; do
 		command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 	done
+	# Postfix is run by the interop tests as a private instance (its own
+	# config and queue in a temporary directory), never as the system's.
+	[ -x /usr/sbin/postfix ] || missing+=(postfix)
 	# swaks does TLS through Net::SSLeay / IO::Socket::SSL.
 	if command -v swaks >/dev/null 2>&1 && ! swaks --support 2>&1 | grep -q 'TLS supported'; then
 		missing+=("swaks TLS support")
@@ -31,8 +34,18 @@ install_tools() {
 	if ((${#missing[@]})); then
 		if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 			step "installing ${APT_PACKAGES[*]} (missing: ${missing[*]})"
+			# Postfix: "No configuration" (no main.cf, nothing started),
+			# and no service started by the package while installing.
+			echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+			local policy=/usr/sbin/policy-rc.d added=""
+			if [ ! -e "$policy" ]; then
+				printf '#!/bin/sh\nexit 101\n' >"$policy"
+				chmod 0755 "$policy"
+				added=1
+			fi
 			apt-get update
 			DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${APT_PACKAGES[@]}"
+			[ -z "$added" ] || rm -f "$policy"
 		else
 			step "missing: ${missing[*]}; cannot install them (needs root and apt-get): the interop tests will fail"
 		fi
