@@ -95,6 +95,19 @@ func (a *Agent) Deliver(ctx context.Context, m *Message) error {
 	}
 	var out *store.Outbound
 	if len(m.Remote) > 0 {
+		// Where the router sent the message, when some of it leaves: for
+		// local-only mail the delivered events say it (and an event row
+		// less per message keeps intake fast).
+		local := make([]string, len(rcpts))
+		for i, r := range rcpts {
+			local[i] = r.Address
+		}
+		remote := make([]string, len(m.Remote))
+		for i, r := range m.Remote {
+			remote[i] = r.Addr
+		}
+		events = append(events, store.Event{TrackingID: m.TrackingID, At: now, Kind: tracking.EventRouted,
+			Detail: map[string]any{"local": local, "remote": remote}})
 		from := m.From
 		if m.RemoteFrom != "" {
 			from = m.RemoteFrom

@@ -43,6 +43,7 @@ const (
 	EventReceived  = "received"  // accepted by an SMTP listener
 	EventDelivered = "delivered" // stored in a local mailbox
 	EventRefused   = "refused"   // refused before acceptance
+	EventRouted    = "routed"    // recipients resolved to local accounts and remote addresses
 	EventQueued    = "queued"    // waiting for delivery to another server
 	EventAttempt   = "attempt"   // one delivery attempt to a remote host
 	EventRelayed   = "relayed"   // accepted by the next hop

@@ -1,5 +1,6 @@
 // Package interop drives the built yizhan binary with real third-party
-// clients: Python's smtplib and poplib, swaks and curl. A missing tool
+// software: Python's smtplib, poplib and imaplib, swaks, curl, mbsync, and
+// a private Postfix instance as the next and the previous hop. A missing tool
 // skips its test, unless YIZHAN_INTEROP=1 (set by ./test.sh and CI), which
 // makes it a failure.
 package interop

@@ -197,7 +197,7 @@ func TestRelayViaMX(t *testing.T) {
 	}
 	awaitQueueEmpty(t, p.a)
 	trace := p.a.MustAdmin(t, "", "trace", id)
-	for _, want := range []string{"received", "queued", "attempt", "relayed", "host=mx.b.test", "recipient=bob@b.test", "recipient=carol@b.test"} {
+	for _, want := range []string{"received", "routed", "queued", "attempt", "relayed", "host=mx.b.test", "recipient=bob@b.test", "recipient=carol@b.test", "tls=\"TLS 1.3"} {
 		if !strings.Contains(trace, want) {
 			t.Errorf("trace lacks %q:\n%s", want, trace)
 		}
