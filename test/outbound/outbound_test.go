@@ -5,12 +5,14 @@
 package outbound_test
 
 import (
+	"bufio"
 	"encoding/base64"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -505,4 +507,119 @@ func TestIPv6NextHop(t *testing.T) {
 	if trace := p.a.MustAdmin(t, "", "trace", id); !strings.Contains(trace, "addr=[::1]:"+port) {
 		t.Errorf("trace does not show the IPv6 address:\n%s", trace)
 	}
+}
+
+// TestNextMXOnFailure: when the preferred MX does not answer, the next
+// one by preference gets the message at the same attempt.
+func TestNextMXOnFailure(t *testing.T) {
+	p := setup(t, `retry_schedule = ["1h"]`) // a retry would be too late: the fallback must happen now
+	p.b.AddDomain(t, "two.test")
+	p.b.AddUser(t, "ivy@two.test", pw)
+	p.dns.Set(t, "two.test. 60 IN MX 10 mx1.two.test.", "two.test. 60 IN MX 20 mx2.two.test.",
+		"mx1.two.test. 60 IN A 127.0.0.9", "mx2.two.test. 60 IN A 127.0.0.3")
+	id := trackingID(t, p.submit(t, []string{"ivy@two.test"}, "second choice"))
+	await(t, p.b, "ivy@two.test", "Subject: second choice")
+	awaitQueueEmpty(t, p.a)
+	trace := p.a.MustAdmin(t, "", "trace", id)
+	if !strings.Contains(trace, "host=mx1.two.test") || !strings.Contains(trace, "relayed") || !strings.Contains(trace, "host=mx2.two.test") {
+		t.Errorf("trace does not show the failed first MX and the relay through the second:\n%s", trace)
+	}
+	if strings.Contains(trace, "deferred") {
+		t.Errorf("deferred although the second MX was up:\n%s", trace)
+	}
+}
+
+// fakeMTA is a minimal SMTP server that holds each message for a moment
+// and records how many sessions it had at once.
+type fakeMTA struct {
+	mu               sync.Mutex
+	active, max, got int
+}
+
+func (f *fakeMTA) serve(t *testing.T, l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go f.session(c)
+	}
+}
+
+func (f *fakeMTA) session(c net.Conn) {
+	defer c.Close()
+	f.mu.Lock()
+	f.active++
+	f.max = max(f.max, f.active)
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); f.active--; f.mu.Unlock() }()
+	_ = c.SetDeadline(time.Now().Add(guard))
+	r := bufio.NewReader(c)
+	fmt.Fprint(c, "220 fake ESMTP\r\n")
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
+		case strings.HasPrefix(cmd, "EHLO"):
+			fmt.Fprint(c, "250 fake\r\n")
+		case strings.HasPrefix(cmd, "DATA"):
+			fmt.Fprint(c, "354 go on\r\n")
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == ".\r\n" {
+					break
+				}
+			}
+			time.Sleep(200 * time.Millisecond) // keep the session busy so others overlap
+			f.mu.Lock()
+			f.got++
+			f.mu.Unlock()
+			fmt.Fprint(c, "250 2.0.0 queued\r\n")
+		case strings.HasPrefix(cmd, "QUIT"):
+			fmt.Fprint(c, "221 bye\r\n")
+			return
+		default: // MAIL, RCPT, RSET, NOOP
+			fmt.Fprint(c, "250 2.0.0 ok\r\n")
+		}
+	}
+}
+
+// TestPerHostConnectionLimit: with max_connections_per_host = 2, six
+// messages due at once reach one host over at most two connections.
+func TestPerHostConnectionLimit(t *testing.T) {
+	p := setupWith(t, "max_connections_per_host = 2\n", `retry_schedule = ["1s"]`)
+	port := strings.TrimPrefix(p.a.Addr(t, testenv.SMTP), "127.0.0.2:")
+	l, err := net.Listen("tcp", "127.0.0.5:"+port)
+	if err != nil {
+		t.Skipf("cannot listen on 127.0.0.5:%s: %v", port, err)
+	}
+	defer l.Close()
+	f := &fakeMTA{}
+	go f.serve(t, l)
+	p.dns.Set(t, "lim.test. 60 IN MX 10 mx.lim.test.", "mx.lim.test. 60 IN A 127.0.0.5")
+	for i := range 6 {
+		p.submit(t, []string{fmt.Sprintf("user%d@lim.test", i)}, fmt.Sprintf("limited %d", i))
+	}
+	deadline := time.Now().Add(guard)
+	for {
+		f.mu.Lock()
+		got, mx := f.got, f.max
+		f.mu.Unlock()
+		if got >= 6 {
+			if mx > 2 {
+				t.Errorf("%d sessions at once to one host, limit 2", mx)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the fake MTA got %d of 6 messages", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	awaitQueueEmpty(t, p.a)
 }
