@@ -231,14 +231,18 @@ func awaitQueueEmpty(t *testing.T, s *testenv.Server) {
 	}
 }
 
-// TestImplicitMX: a domain without MX records is reached at its address.
+// TestImplicitMX: a domain without MX records is reached at its address;
+// the connection leaves from [delivery] source_ip.
 func TestImplicitMX(t *testing.T) {
-	p := setup(t, `retry_schedule = ["1s"]`)
+	p := setupWith(t, "source_ip = \"127.0.0.2\"\n", `retry_schedule = ["1s"]`)
 	p.b.AddDomain(t, "imp.test")
 	p.b.AddUser(t, "dave@imp.test", pw)
 	p.dns.Set(t, "imp.test. 60 IN A 127.0.0.3")
 	p.submit(t, []string{"dave@imp.test"}, "implicit")
-	await(t, p.b, "dave@imp.test", "Subject: implicit")
+	m := await(t, p.b, "dave@imp.test", "Subject: implicit")
+	if v := strings.Join(testenv.Headers(m, "Received"), "\n"); !strings.Contains(v, "[127.0.0.2]") {
+		t.Errorf("the next hop did not see the connection come from source_ip 127.0.0.2:\n%s", v)
+	}
 }
 
 // TestBounces: what cannot be delivered comes back to alice as a
