@@ -627,3 +627,30 @@ func TestPerHostConnectionLimit(t *testing.T) {
 	}
 	awaitQueueEmpty(t, p.a)
 }
+
+// TestSMTPUTF8NotOffered: a message that needs SMTPUTF8 (an internationalised
+// address) to a server that does not offer it comes back with 5.6.7
+// (RFC 6531 §3.4) instead of being sent.
+func TestSMTPUTF8NotOffered(t *testing.T) {
+	p := setup(t, `retry_schedule = ["1s"]`)
+	port := strings.TrimPrefix(p.a.Addr(t, testenv.SMTP), "127.0.0.2:")
+	l, err := net.Listen("tcp", "127.0.0.5:"+port)
+	if err != nil {
+		t.Skipf("cannot listen on 127.0.0.5:%s: %v", port, err)
+	}
+	defer l.Close()
+	f := &fakeMTA{} // offers no extensions at all
+	go f.serve(t, l)
+	p.dns.Set(t, "old.test. 60 IN MX 10 mx.old.test.", "mx.old.test. 60 IN A 127.0.0.5")
+	p.submitRaw(t, "MAIL FROM:<alice@a.test> SMTPUTF8", []string{"RCPT TO:<用户@old.test>"},
+		"From: alice@a.test\r\nSubject: needs utf8\r\n\r\nbody")
+	m := string(await(t, p.a, "alice@a.test", "Status: 5.6.7"))
+	if !strings.Contains(m, "SMTPUTF8") {
+		t.Errorf("bounce does not say why:\n%s", m)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.got != 0 {
+		t.Errorf("the message was sent to a server without SMTPUTF8")
+	}
+}
