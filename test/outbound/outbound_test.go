@@ -538,6 +538,7 @@ func TestNextMXOnFailure(t *testing.T) {
 type fakeMTA struct {
 	mu               sync.Mutex
 	active, max, got int
+	rcptReply        string // if set, the answer to every RCPT
 }
 
 func (f *fakeMTA) serve(t *testing.T, l net.Listener) {
@@ -587,6 +588,8 @@ func (f *fakeMTA) session(c net.Conn) {
 		case strings.HasPrefix(cmd, "QUIT"):
 			fmt.Fprint(c, "221 bye\r\n")
 			return
+		case strings.HasPrefix(cmd, "RCPT") && f.rcptReply != "":
+			fmt.Fprint(c, f.rcptReply+"\r\n")
 		default: // MAIL, RCPT, RSET, NOOP
 			fmt.Fprint(c, "250 2.0.0 ok\r\n")
 		}
@@ -652,5 +655,28 @@ func TestSMTPUTF8NotOffered(t *testing.T) {
 	defer f.mu.Unlock()
 	if f.got != 0 {
 		t.Errorf("the message was sent to a server without SMTPUTF8")
+	}
+}
+
+// TestNextMXOn4xx: a temporary refusal of the recipient by the preferred
+// MX sends the message to the next one at the same attempt.
+func TestNextMXOn4xx(t *testing.T) {
+	p := setup(t, `retry_schedule = ["1h"]`)
+	port := strings.TrimPrefix(p.a.Addr(t, testenv.SMTP), "127.0.0.2:")
+	l, err := net.Listen("tcp", "127.0.0.5:"+port)
+	if err != nil {
+		t.Skipf("cannot listen on 127.0.0.5:%s: %v", port, err)
+	}
+	defer l.Close()
+	go (&fakeMTA{rcptReply: "451 4.3.0 try again later"}).serve(t, l)
+	p.b.AddDomain(t, "busy.test")
+	p.b.AddUser(t, "jo@busy.test", pw)
+	p.dns.Set(t, "busy.test. 60 IN MX 10 mx1.busy.test.", "busy.test. 60 IN MX 20 mx2.busy.test.",
+		"mx1.busy.test. 60 IN A 127.0.0.5", "mx2.busy.test. 60 IN A 127.0.0.3")
+	id := trackingID(t, p.submit(t, []string{"jo@busy.test"}, "busy first"))
+	await(t, p.b, "jo@busy.test", "Subject: busy first")
+	awaitQueueEmpty(t, p.a)
+	if trace := p.a.MustAdmin(t, "", "trace", id); strings.Contains(trace, "deferred") || !strings.Contains(trace, "host=mx1.busy.test") {
+		t.Errorf("want an attempt at mx1 and the relay through mx2 without deferral:\n%s", trace)
 	}
 }
