@@ -2,7 +2,6 @@ package interop
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -178,23 +177,11 @@ func TestPostfixNeighbours(t *testing.T) {
 	pf := startPostfix(t, port)
 
 	t.Run("next hop", func(t *testing.T) {
-		c, err := testenv.DialSMTP(yz.Addr(t, testenv.Submission))
+		c, err := testenv.DialSubmission(yz.Addr(t, testenv.Submission), "client.a.test", "alice@a.test", alicePW)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		if err := c.Hello("client.a.test"); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.StartTLS(); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Hello("client.a.test"); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Cmd(235, "AUTH PLAIN %s", base64.StdEncoding.EncodeToString([]byte("\x00alice@a.test\x00"+alicePW))); err != nil {
-			t.Fatal(err)
-		}
 		if _, err := c.Send("alice@a.test", []string{"carl@pf.test"}, []byte("From: alice@a.test\r\nTo: carl@pf.test\r\nSubject: to postfix\r\n\r\nover the wire\r\n")); err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,6 @@ package outbound_test
 
 import (
 	"bufio"
-	"encoding/base64"
 	"fmt"
 	"net"
 	"os"
@@ -65,23 +64,11 @@ func setupWith(t *testing.T, deliveryA, queueTOML string) *pair {
 // (STARTTLS, AUTH PLAIN) and returns the 250 text (with the tracking id).
 func (p *pair) submit(t *testing.T, to []string, subject string) string {
 	t.Helper()
-	c, err := testenv.DialSMTP(p.a.Addr(t, testenv.Submission))
+	c, err := testenv.DialSubmission(p.a.Addr(t, testenv.Submission), "client.a.test", "alice@a.test", pw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.Hello("client.a.test"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.StartTLS(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Hello("client.a.test"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Cmd(235, "AUTH PLAIN %s", base64.StdEncoding.EncodeToString([]byte("\x00alice@a.test\x00"+pw))); err != nil {
-		t.Fatal(err)
-	}
 	msg := "From: alice@a.test\r\nTo: " + strings.Join(to, ", ") + "\r\nSubject: " + subject + "\r\n\r\nHello over the wire.\r\n"
 	text, err := c.Send("alice@a.test", to, []byte(msg))
 	if err != nil {
@@ -95,19 +82,12 @@ func (p *pair) submit(t *testing.T, to []string, subject string) string {
 // parameters and all) and the message text.
 func (p *pair) submitRaw(t *testing.T, mail string, rcpts []string, msg string) {
 	t.Helper()
-	c, err := testenv.DialSMTP(p.a.Addr(t, testenv.Submission))
+	c, err := testenv.DialSubmission(p.a.Addr(t, testenv.Submission), "client.a.test", "alice@a.test", pw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	steps := []func() error{
-		func() error { return c.Hello("client.a.test") },
-		c.StartTLS,
-		func() error { return c.Hello("client.a.test") },
-		func() error {
-			_, err := c.Cmd(235, "AUTH PLAIN %s", base64.StdEncoding.EncodeToString([]byte("\x00alice@a.test\x00"+pw)))
-			return err
-		},
 		func() error { _, err := c.Cmd(250, "%s", mail); return err },
 	}
 	for _, r := range rcpts {

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/textproto"
@@ -40,6 +41,32 @@ func (c *SMTPClient) Cmd(expect int, format string, args ...any) (string, error)
 	}
 	_, msg, err := c.tp.ReadResponse(expect)
 	return msg, err
+}
+
+// DialSubmission connects to a submission listener and gets a session
+// ready for MAIL: EHLO, STARTTLS, EHLO again, AUTH PLAIN as user.
+func DialSubmission(addr, helo, user, password string) (*SMTPClient, error) {
+	c, err := DialSMTP(addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Hello(helo); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := c.StartTLS(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := c.Hello(helo); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if _, err := c.Cmd(235, "AUTH PLAIN %s", base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+password))); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // Hello sends EHLO.
