@@ -159,7 +159,9 @@ func (ix *mbIndex) apply(cs []Change) {
 			}
 			ix.msgs = append(ix.msgs, MsgMeta{ID: c.MessageID, UID: c.UID, ModSeq: c.ModSeq, Flags: c.Flags, Size: c.Size, Date: c.Date})
 		case ChangeFlags:
-			if i, ok := ix.find(c.UID); ok {
+			// A load that ran after the commit may already hold this
+			// state or a newer one.
+			if i, ok := ix.find(c.UID); ok && c.ModSeq > ix.msgs[i].ModSeq {
 				ix.msgs[i].Flags, ix.msgs[i].ModSeq = c.Flags, c.ModSeq
 			}
 		case ChangeExpunge:
