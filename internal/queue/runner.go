@@ -143,6 +143,7 @@ func (r *Runner) Run(ctx context.Context) {
 type job struct {
 	items  []store.QueueItem
 	events []store.Event // attempts, written with the job's outcome
+	gone   bool          // the message left the queue meanwhile: nothing to record
 }
 
 func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup) {
@@ -268,6 +269,9 @@ func (r *Runner) work(ctx context.Context, j *job) {
 			break
 		}
 		errText, status := r.attempt(ctx, j, idx, res, h)
+		if j.gone {
+			return
+		}
 		if errText != "" {
 			lastErr, lastStatus = errText, status
 		}
@@ -339,6 +343,12 @@ func (r *Runner) attempt(ctx context.Context, j *job, idx []int, res []outcome, 
 		env.Rcpts = append(env.Rcpts, remote.RcptParams{Addr: it.Rcpt, Notify: it.Notify, ORcpt: it.ORcpt})
 	}
 	msg, err := r.st.OpenQueued(ctx, first.QueueID)
+	if errors.Is(err, store.ErrNotFound) {
+		// Dropped (`queue drop`) after the runner read it as due.
+		j.gone = true
+		r.release(h, conn, true)
+		return "", ""
+	}
 	if err != nil {
 		r.release(h, conn, false)
 		return "cannot read the queued message: " + err.Error(), "4.3.0"
