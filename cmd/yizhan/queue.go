@@ -42,15 +42,7 @@ func (a *app) queueCmd() *cobra.Command {
 		Short: "Show one waiting recipient and its message",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := queueID(args[0])
-			if err != nil {
-				return err
-			}
-			return a.withStore(cmd, func(ctx context.Context, st *store.Store) error {
-				it, err := st.QueueRecipient(ctx, id)
-				if err != nil {
-					return err
-				}
+			return a.withQueueEntry(cmd, args[0], func(ctx context.Context, st *store.Store, it store.QueueItem) error {
 				w := a.stdout
 				fmt.Fprintf(w, "id:           %d\n", it.ID)
 				fmt.Fprintf(w, "tracking id:  %s\n", it.TrackingID)
@@ -101,27 +93,34 @@ func (a *app) queueCmd() *cobra.Command {
 		Short: "Remove a waiting recipient from the queue without a bounce",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := queueID(args[0])
-			if err != nil {
-				return err
-			}
-			return a.withStore(cmd, func(ctx context.Context, st *store.Store) error {
-				it, err := st.QueueRecipient(ctx, id)
-				if err != nil {
-					return err
-				}
+			return a.withQueueEntry(cmd, args[0], func(ctx context.Context, st *store.Store, it store.QueueItem) error {
 				ev := store.Event{TrackingID: it.TrackingID, At: time.Now(), Kind: tracking.EventDropped,
 					Detail: map[string]any{"recipient": it.Rcpt, "by": "queue drop"}}
-				if err := st.FinishRecipients(ctx, []int64{id}, []store.Event{ev}); err != nil {
+				if err := st.FinishRecipients(ctx, []int64{it.ID}, []store.Event{ev}); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "dropped %d <%s>\n", id, it.Rcpt)
+				fmt.Fprintf(a.stdout, "dropped %d <%s>\n", it.ID, it.Rcpt)
 				return nil
 			})
 		},
 	}
 	c.AddCommand(list, show, retry, drop)
 	return c
+}
+
+// withQueueEntry runs fn on the waiting recipient named by arg.
+func (a *app) withQueueEntry(cmd *cobra.Command, arg string, fn func(context.Context, *store.Store, store.QueueItem) error) error {
+	id, err := queueID(arg)
+	if err != nil {
+		return err
+	}
+	return a.withStore(cmd, func(ctx context.Context, st *store.Store) error {
+		it, err := st.QueueRecipient(ctx, id)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, st, it)
+	})
 }
 
 func queueID(s string) (int64, error) {
