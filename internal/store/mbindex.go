@@ -208,24 +208,6 @@ func (ix *mbIndex) find(uid uint32) (int, bool) {
 	})
 }
 
-// MailboxUIDs returns a mailbox's UIDs in ascending order, from memory.
-func (s *Store) MailboxUIDs(ctx context.Context, mailboxID int64) ([]uint32, error) {
-	ix, err := s.index(ctx, mailboxID)
-	if err != nil {
-		return nil, err
-	}
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	if !ix.loaded {
-		return nil, fmt.Errorf("store: mailbox index of %d failed to load", mailboxID)
-	}
-	out := make([]uint32, len(ix.msgs))
-	for i := range ix.msgs {
-		out[i] = ix.msgs[i].UID
-	}
-	return out, nil
-}
-
 // Meta returns the metadata of the messages with the given UIDs
 // (ascending), skipping UIDs no longer present, from memory.
 func (s *Store) Meta(ctx context.Context, mailboxID int64, uids []uint32) ([]MsgMeta, error) {
