@@ -463,14 +463,16 @@ func (r *Runner) settle(ctx context.Context, j *job, res []outcome, lastErr, las
 		}
 	}
 	if len(relayed) > 0 {
-		r.notify(ctx, first, relayed, true)
+		_ = r.notify(ctx, first, relayed, true) // a success notice is best effort: the message is delivered
 	}
 	if len(failed) > 0 {
 		var rcpts []dsn.Recipient
+		var reported []int
+		var bounced []store.Event
 		for _, i := range failed {
 			it := j.items[i]
-			finish = append(finish, it.ID)
 			if !notifyAllows(it.Notify, "FAILURE") {
+				finish = append(finish, it.ID)
 				// NOTIFY=NEVER (or without FAILURE): recorded, not reported.
 				events = append(events, store.Event{TrackingID: it.TrackingID, At: now, Kind: tracking.EventBounced,
 					Detail: map[string]any{"recipient": it.Rcpt, "reply": res[i].reply.String(), "notify": it.Notify}})
@@ -487,11 +489,23 @@ func (r *Runner) settle(ctx context.Context, j *job, res []outcome, lastErr, las
 			}
 			rcpts = append(rcpts, dsn.Recipient{Address: it.Rcpt, OriginalRcpt: it.ORcpt, Action: dsn.Failed, Status: status,
 				RemoteMTA: res[i].remoteMTA, DiagnosticCode: diag, LastAttempt: now, Explanation: explain})
-			events = append(events, store.Event{TrackingID: it.TrackingID, At: now, Kind: tracking.EventBounced,
+			reported = append(reported, i)
+			bounced = append(bounced, store.Event{TrackingID: it.TrackingID, At: now, Kind: tracking.EventBounced,
 				Detail: map[string]any{"recipient": it.Rcpt, "status": status, "reply": res[i].reply.String()}})
-			r.log.Warn("bounced", "id", it.TrackingID, "rcpt", it.Rcpt, "status", status, "reply", res[i].reply.String())
 		}
-		r.notify(ctx, first, rcpts, len(rcpts) > 0)
+		if err := r.notify(ctx, first, rcpts, len(rcpts) > 0); err != nil {
+			// The sender must hear of the failure: the recipients stay
+			// queued, and the notice is tried again with them.
+			waiting = append(waiting, reported...)
+			lastErr = "the failure notice could not be stored: " + err.Error()
+		} else {
+			for _, i := range reported {
+				it := j.items[i]
+				finish = append(finish, it.ID)
+				r.log.Warn("bounced", "id", it.TrackingID, "rcpt", it.Rcpt, "status", res[i].reply.Enhanced, "reply", res[i].reply.String())
+			}
+			events = append(events, bounced...)
+		}
 	}
 	if len(finish) > 0 {
 		if err := r.st.FinishRecipients(ctx, finish, events); err != nil {
@@ -510,7 +524,7 @@ func (r *Runner) settle(ctx context.Context, j *job, res []outcome, lastErr, las
 	attempts := first.Attempts // the same for the recipients of a job, or close to it
 	wait := r.cfg.RetrySchedule[min(attempts, len(r.cfg.RetrySchedule)-1)]
 	next := now.Add(wait)
-	if limit := first.Arrived.Add(r.cfg.GiveUpAfter); next.After(limit) {
+	if limit := first.Arrived.Add(r.cfg.GiveUpAfter); next.After(limit) && limit.After(now) {
 		next = limit // one last attempt at the deadline
 	}
 	warn := !first.Warned && now.Sub(first.Arrived) >= r.cfg.DelayWarningAfter && r.cfg.DelayWarningAfter > 0
@@ -529,7 +543,7 @@ func (r *Runner) settle(ctx context.Context, j *job, res []outcome, lastErr, las
 		r.log.Info("deferred", "id", it.TrackingID, "rcpt", it.Rcpt, "error", lastErr, "next", next.UTC().Format(time.RFC3339))
 	}
 	if len(delayed) > 0 {
-		r.notify(ctx, first, delayed, true)
+		_ = r.notify(ctx, first, delayed, true) // best effort: the failure notice is what must not be lost
 		events = append(events, store.Event{TrackingID: first.TrackingID, At: now, Kind: tracking.EventDelayed,
 			Detail: map[string]any{"to": first.From}})
 	}
@@ -577,14 +591,14 @@ func notifyAllows(notify, what string) bool {
 // notify sends a DSN about rcpts to the message's envelope sender, unless
 // the message is itself a notification (never a bounce for a bounce) or
 // the recipients asked for none.
-func (r *Runner) notify(ctx context.Context, it store.QueueItem, rcpts []dsn.Recipient, allowed bool) {
+func (r *Runner) notify(ctx context.Context, it store.QueueItem, rcpts []dsn.Recipient, allowed bool) error {
 	if it.From == "" || !allowed || r.cfg.Bounce == nil {
-		return
+		return nil
 	}
 	orig, err := r.st.OpenQueued(ctx, it.QueueID)
 	if err != nil {
 		r.log.Error("queue: reading the message for a notification", "id", it.TrackingID, "err", err)
-		return
+		return err
 	}
 	defer orig.Close()
 	msg, err := dsn.Build(&dsn.Report{
@@ -593,12 +607,15 @@ func (r *Runner) notify(ctx context.Context, it store.QueueItem, rcpts []dsn.Rec
 		ReturnHeadersOnly: strings.EqualFold(it.Ret, "HDRS"), MaxOriginal: 1 << 20, Date: time.Now(),
 	})
 	if err != nil {
+		// A notice we cannot build will not build later either.
 		r.log.Error("queue: building a notification", "id", it.TrackingID, "err", err)
-		return
+		return nil
 	}
 	if err := r.cfg.Bounce(ctx, it.From, msg, it.TrackingID); err != nil {
 		r.log.Error("queue: sending a notification", "id", it.TrackingID, "to", it.From, "err", err)
+		return err
 	}
+	return nil
 }
 
 // event records a step of a job, written with its outcome.

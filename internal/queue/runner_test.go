@@ -1,0 +1,87 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/yizhan-mail/yizhan/internal/remote"
+	"github.com/yizhan-mail/yizhan/internal/store"
+	"github.com/yizhan-mail/yizhan/test/testenv"
+)
+
+// TestFailureNoticeNotLost: when the failure notice for a recipient cannot
+// be stored, the recipient stays queued and the notice is tried again; it
+// leaves the queue only once the sender's notice is in.
+func TestFailureNoticeNotLost(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	z := testenv.StartDNS(t)
+	z.NXDomain("nowhere.test")
+
+	var mu sync.Mutex
+	calls := 0
+	r := New(st, Config{
+		Hostname: "mx.a.test", RetrySchedule: []time.Duration{50 * time.Millisecond}, GiveUpAfter: time.Hour,
+		Resolver: &remote.Resolver{Nameservers: []string{z.Addr}, Timeout: time.Second},
+		Poll:     20 * time.Millisecond,
+		Bounce: func(ctx context.Context, rcpt string, msg []byte, id string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			if calls == 1 {
+				return errors.New("store unavailable")
+			}
+			if rcpt != "alice@a.test" || !strings.Contains(string(msg), "Status: 5.1.2") {
+				t.Errorf("notice to %s:\n%s", rcpt, msg)
+			}
+			return nil
+		},
+	})
+	b, err := st.NewBlob()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(b, "Subject: x\r\n\r\ny\r\n")
+	if _, err := st.Deliver(ctx, &store.Delivery{Blob: b, TrackingID: "t1", InternalDate: time.Now(),
+		Remote: &store.Outbound{From: "alice@a.test", Rcpts: []store.QueueRcpt{{Addr: "x@nowhere.test", Domain: "nowhere.test"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+
+	deadline := time.Now().Add(30 * time.Second) // a guard, not an expectation
+	sawKept := false
+	for {
+		items, err := st.Queue(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		n := calls
+		mu.Unlock()
+		if len(items) == 1 && strings.Contains(items[0].LastError, "failure notice could not be stored") {
+			sawKept = true
+		}
+		if len(items) == 0 {
+			if n < 2 || !sawKept {
+				t.Fatalf("left the queue after %d notice attempts (kept after the failed one: %v)", n, sawKept)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still queued after %d notice attempts: %+v", n, items)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
