@@ -94,6 +94,7 @@ Prints a summary line and a key=value line; exits non-zero if any message failed
 	f.StringVar(&o.Password, "password", "", "AUTH PLAIN password")
 	f.IntVar(&o.PerConn, "per-conn", 0, "messages per connection (0 = reuse each connection for all its messages, 1 = new connection per message)")
 	f.BoolVar(&o.Pipelining, "pipelining", true, "pipeline MAIL/RCPT/DATA when the server offers PIPELINING")
+	f.BoolVar(&o.Chunking, "chunking", false, "send each message as one BDAT LAST chunk pipelined with MAIL and RCPT, when the server offers CHUNKING and PIPELINING (RFC 3030)")
 	f.IntVar(&o.Warmup, "warmup", 0, "messages sent before measuring (not counted)")
 	f.StringVar(&o.Helo, "helo", "localhost", "EHLO name")
 	f.DurationVar(&o.Timeout, "timeout", 0, "limit for each exchange with the server (default 60s)")

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/mail"
 	"strings"
@@ -23,6 +24,7 @@ type sink struct {
 	addr string
 
 	pipelining   bool // advertise PIPELINING
+	chunking     bool // advertise CHUNKING (BDAT, RFC 3030)
 	sizeExt      bool // advertise SIZE
 	needPipeline bool // answer MAIL only after RCPT and DATA have arrived: proves pipelining
 	tlsConf      *tls.Config
@@ -35,6 +37,7 @@ type sink struct {
 	mu       sync.Mutex
 	conns    int
 	msgs     int      // bodies received
+	chunks   int      // of them sent with BDAT
 	accepted int      // bodies acknowledged with 250
 	bodies   [][]byte // every received body
 	problems []string // protocol violations by the client
@@ -122,6 +125,9 @@ func (s *sink) session(c net.Conn) {
 			if s.pipelining {
 				ext = append(ext, "250-PIPELINING")
 			}
+			if s.chunking {
+				ext = append(ext, "250-CHUNKING")
+			}
 			if s.tlsConf != nil && !isTLS {
 				ext = append(ext, "250-STARTTLS")
 			}
@@ -172,9 +178,13 @@ func (s *sink) session(c net.Conn) {
 						return
 					}
 					group = append(group, l)
-					if strings.EqualFold(l, "DATA") {
+					if strings.EqualFold(l, "DATA") || strings.HasPrefix(strings.ToUpper(l), "BDAT ") {
 						break
 					}
+				}
+				last := group[len(group)-1]
+				if strings.HasPrefix(strings.ToUpper(last), "BDAT ") && r.Buffered() == 0 {
+					s.problem("BDAT chunk not sent with its command")
 				}
 				reply("250 2.1.0 ok")
 				inTx = true
@@ -182,7 +192,11 @@ func (s *sink) session(c net.Conn) {
 					rcpts++
 					reply("250 2.1.5 ok")
 				}
-				if !s.body(r, reply, rcpts) {
+				if strings.EqualFold(last, "DATA") {
+					if !s.body(r, reply, rcpts) {
+						return
+					}
+				} else if !s.chunk(r, reply, last, rcpts) {
 					return
 				}
 				inTx, rcpts = false, 0
@@ -209,6 +223,10 @@ func (s *sink) session(c net.Conn) {
 				return
 			}
 			inTx, rcpts = false, 0
+		case verb == "BDAT":
+			if !s.chunk(r, reply, line, rcpts) {
+				return
+			}
 		case verb == "RSET":
 			inTx, rcpts = false, 0
 			reply("250 2.0.0 ok")
@@ -253,16 +271,43 @@ func (s *sink) body(r *bufio.Reader, reply func(...string), rcpts int) bool {
 	return true
 }
 
+// chunk reads the bytes of a "BDAT n LAST" command and answers it as the
+// whole message (the load generator sends one chunk per message); false
+// means the connection failed.
+func (s *sink) chunk(r *bufio.Reader, reply func(...string), line string, rcpts int) bool {
+	var n int
+	if _, err := fmt.Sscanf(line, "BDAT %d LAST", &n); err != nil || !s.chunking {
+		s.problem("unexpected %q", line)
+		return false
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return false
+	}
+	if rcpts == 0 {
+		reply("503 5.5.1 no valid recipients")
+		return true
+	}
+	s.mu.Lock()
+	s.msgs++
+	s.chunks++
+	s.accepted++
+	s.bodies = append(s.bodies, b)
+	s.mu.Unlock()
+	reply("250 2.0.0 ok")
+	return true
+}
+
 // snapshot returns the sink's counters, synchronised with its sessions.
 type snapshot struct {
-	conns, msgs, accepted int
-	bodies                [][]byte
+	conns, msgs, accepted, chunks int
+	bodies                        [][]byte
 }
 
 func (s *sink) stats() snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return snapshot{conns: s.conns, msgs: s.msgs, accepted: s.accepted, bodies: s.bodies}
+	return snapshot{conns: s.conns, msgs: s.msgs, accepted: s.accepted, chunks: s.chunks, bodies: s.bodies}
 }
 
 func newSink(t *testing.T) *sink { return &sink{t: t, pipelining: true, sizeExt: true} }
@@ -335,6 +380,35 @@ func TestSMTPPlain(t *testing.T) {
 	}
 	if !strings.Contains(res.Summary(), "smtp: 100 msgs in ") || !strings.Contains(res.Summary(), "errors=0  conns=4 size=2000") {
 		t.Errorf("summary %q", res.Summary())
+	}
+}
+
+// TestSMTPChunking: with --chunking each message goes out as one BDAT LAST
+// chunk in the same write as MAIL and RCPT; a refused recipient fails the
+// message without desynchronising the connection.
+func TestSMTPChunking(t *testing.T) {
+	s := newSink(t)
+	s.chunking, s.needPipeline = true, true
+	s.start()
+	res := runSMTP(t, SMTPOptions{Addr: s.addr, Connections: 2, Count: 20, Size: 3000, Pipelining: true, Chunking: true})
+	checkCounts(t, res, 20, 20, 0)
+	st := s.stats()
+	if st.msgs != 20 || st.chunks != 20 {
+		t.Errorf("sink got %d messages, %d of them by BDAT; want 20 by BDAT", st.msgs, st.chunks)
+	}
+	for _, b := range st.bodies {
+		if len(b) != 3000 || !strings.HasSuffix(string(b), "\r\n") || strings.HasSuffix(string(b), ".\r\n") {
+			t.Errorf("chunk of %d bytes ending %q, want the 3000-byte message with no dot terminator", len(b), b[max(len(b)-5, 0):])
+		}
+	}
+
+	s2 := newSink(t)
+	s2.chunking, s2.rejectRcpt = true, "alice@example.test"
+	s2.start()
+	res = runSMTP(t, SMTPOptions{Addr: s2.addr, Connections: 1, Count: 3, Pipelining: true, Chunking: true})
+	checkCounts(t, res, 3, 0, 3)
+	if res.Dials != 1 {
+		t.Errorf("%d dials, want 1: a refused recipient must not cost the connection", res.Dials)
 	}
 }
 
