@@ -3,6 +3,8 @@
 # peer (../shared/peers/postfix-dovecot, started with its setup.sh), same
 # load, interleaved rounds so machine noise hits both alike.
 #   env: N=5000 SIZE=10240 CONCS="1 8 32" RUNS=1 PEER=../shared/peers/postfix-dovecot
+#        LOADS="smtp-source yizhan-load" (also: yizhan-load-bdat, BDAT instead
+#        of DATA) NO_PEER=1 (Yizhan only)
 # Output: key=value lines, also appended to bench/results/<date>.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +25,7 @@ python3 - "$work/peer/bench-smtp.sh" "$work/peer/bench-loadgen.sh" "$work/yizhan
 import re, sys
 src, dst, loadgen = sys.argv[1:]
 s = open(src).read()
-new, n = re.subn(r'smtp-source -s "\$CONC"[^>]*>', loadgen + ' smtp --addr "127.0.0.1:$SMTP_PORT" -c "$CONC" -n "$N" --size "$SIZE" --from bench@source.test --rcpt "alice@$DOMAIN" >', s, flags=re.S)
+new, n = re.subn(r'smtp-source -s "\$CONC"[^>]*>', loadgen + ' smtp --addr "127.0.0.1:$SMTP_PORT" -c "$CONC" -n "$N" --size "$SIZE" --from bench@source.test --rcpt "alice@$DOMAIN" ${LOADGEN_ARGS:-} >', s, flags=re.S)
 assert n == 1, "smtp-source call not found in the peer script"
 open(dst, "w").write(new)
 PY
@@ -60,11 +62,22 @@ for _ in $(seq 50); do grep -q "^listening smtp" "$work/stdout" && break; sleep 
 } | tee -a "$out"
 bench/smtp-intake.sh 500 "$SIZE" 8 >/dev/null  # warm-up
 LOADS=${LOADS:-"smtp-source yizhan-load"}
+# The disk's fsync rate, measured before every round: the intake target
+# is relative to it, and on a shared machine it moves from minute to minute.
+fsync_rate() {
+  local t
+  t=$( { /usr/bin/time -f %e dd if=/dev/zero of="$work/ddtest" bs=4k count=2000 oflag=dsync 2>/dev/null; } 2>&1 | tail -1)
+  rm -f "$work/ddtest"
+  echo "system=disk test=dd-4k-dsync fsyncs_per_s=$(awk -v t="$t" 'BEGIN {printf "%.0f", 2000 / t}')"
+}
 for _ in $(seq "$RUNS"); do
   for load in $LOADS; do
     for c in $CONCS; do
-      if [[ $load == yizhan-load ]]; then
-        LOADGEN="$work/yizhan-load" bench/smtp-intake.sh "$N" "$SIZE" "$c" | tee -a "$out"
+      fsync_rate | tee -a "$out"
+      args=""
+      if [[ $load == yizhan-load* ]]; then
+        [[ $load == yizhan-load-bdat ]] && args=--chunking
+        LOADGEN="$work/yizhan-load" LOADGEN_ARGS="$args" bench/smtp-intake.sh "$N" "$SIZE" "$c" | tee -a "$out"
         peer_script="$work/peer/bench-loadgen.sh"
       else
         bench/smtp-intake.sh "$N" "$SIZE" "$c" | tee -a "$out"
@@ -75,7 +88,7 @@ for _ in $(seq "$RUNS"); do
         # works when no mail arrives, and would otherwise take CPU from
         # the peer's round.
         kill -STOP "$PID"
-        echo "system=postfix-dovecot load=$load $("$peer_script" "$N" "$SIZE" "$c")" | tee -a "$out"
+        echo "system=postfix-dovecot load=$load $(LOADGEN_ARGS="$args" "$peer_script" "$N" "$SIZE" "$c")" | tee -a "$out"
         kill -CONT "$PID"
       fi
     done

@@ -20,10 +20,11 @@ HZ=$(getconf CLK_TCK)
 
 # LOADGEN=path/to/yizhan-load switches from smtp-source (a new connection
 # per message, no pipelining) to the project's load generator (connections
-# kept, MAIL/RCPT/DATA pipelined).
+# kept, MAIL/RCPT/DATA pipelined); LOADGEN_ARGS=--chunking makes it send
+# each message as one BDAT LAST chunk pipelined with MAIL and RCPT.
 load_cmd() {
   if [[ -n ${LOADGEN:-} ]]; then
-    echo "$LOADGEN smtp --addr $ADDR -c $CONC -n $N --size $SIZE --from bench@source.test --rcpt alice@example.test"
+    echo "$LOADGEN smtp --addr $ADDR -c $CONC -n $N --size $SIZE --from bench@source.test --rcpt alice@example.test ${LOADGEN_ARGS:-}"
   else
     echo "smtp-source -s $CONC -m $N -l $SIZE -f bench@source.test -t alice@example.test -M bench.source.test $ADDR"
   fi
@@ -50,7 +51,7 @@ wait "$spid" || { cat "$tmp/out" >&2; echo "smtp-source failed" >&2; exit 1; }
 c1=$(cpu_ticks)
 read -r _ cu cs < "$tmp/time"
 awk -v n="$N" -v size="$SIZE" -v conc="$CONC" -v t0="$t0" -v t1="$t1" -v hz="$HZ" \
-    -v cpu="$((c1 - c0))" -v cu="$cu" -v cs="$cs" -v rss0="$rss0" -v rssmax="$rssmax" -v la="$load1" -v ld="${LOADGEN:+yizhan-load}" 'BEGIN {
+    -v cpu="$((c1 - c0))" -v cu="$cu" -v cs="$cs" -v rss0="$rss0" -v rssmax="$rssmax" -v la="$load1" -v ld="${LOADGEN:+yizhan-load}${LOADGEN_ARGS:+-bdat}" 'BEGIN {
   if (ld == "") ld = "smtp-source"
   wall = t1 - t0; s = cpu / hz
   printf "system=yizhan load=%s n=%d size=%d conc=%d wall_s=%.3f msgs_per_s=%.1f server_cpu_s=%.2f " \

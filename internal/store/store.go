@@ -98,6 +98,9 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	path := filepath.Join(dir, "yizhan.db")
+	if err := create(ctx, path); err != nil {
+		return nil, err
+	}
 	// synchronous(FULL): in WAL mode every commit fsyncs the WAL; NORMAL
 	// would lose acknowledged mail on power failure.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
@@ -161,6 +164,33 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 		go s.committer()
 	}
 	return s, nil
+}
+
+// pageSize is the database page size of a new store. 8 KiB rather than
+// SQLite's 4 KiB: a typical message kept inline then spans one or two
+// pages instead of three, which halves the WAL frames (two write calls
+// each) a delivery costs and the pages its checkpoint copies.
+const pageSize = 8192
+
+// create makes an empty database with the store's page size, which can
+// only be chosen before the first page is written (and before WAL mode is
+// entered, which writes it). An existing database keeps its page size.
+func create(ctx context.Context, path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		return nil
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		return fmt.Errorf("store: create %s: %w", path, err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	for _, q := range []string{fmt.Sprintf(`PRAGMA page_size = %d`, pageSize), `PRAGMA journal_mode = WAL`} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("store: create %s: %w", path, err)
+		}
+	}
+	return nil
 }
 
 // Dir returns the data directory.

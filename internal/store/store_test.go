@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -308,6 +309,54 @@ func TestAuthenticateConcurrent(t *testing.T) {
 		}
 		if i%2 == 1 && !errors.Is(err, ErrAuthFailed) {
 			t.Errorf("login %d with a wrong password: %v", i, err)
+		}
+	}
+}
+
+// TestPageSize: a new store gets pageSize pages; a database made with
+// SQLite's default pages (an older store) is opened as it is and works.
+func TestPageSize(t *testing.T) {
+	ctx := context.Background()
+	pageSizeOf := func(s *Store) int {
+		var n int
+		if err := s.rdb.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	s, acct := setup(t)
+	if got := pageSizeOf(s); got != pageSize {
+		t.Errorf("new store: page size %d, want %d", got, pageSize)
+	}
+
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "yizhan.db")+"?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE early (x)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	old := openTest(t, dir)
+	if got := pageSizeOf(old); got != 4096 {
+		t.Errorf("existing 4 KiB store: page size %d after open, want 4096 kept", got)
+	}
+	if _, err := old.AddDomain(ctx, "example.test", ""); err != nil {
+		t.Fatal(err)
+	}
+	a, err := old.AddAccount(ctx, "alice@example.test", "pw1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []*Store{s, old} {
+		acc := acct
+		if st == old {
+			acc = a
+		}
+		d := deliver(t, st, acc, "Subject: x\r\n\r\n"+strings.Repeat("y", 20000))
+		if d.UID != 1 {
+			t.Errorf("first delivery got UID %d", d.UID)
 		}
 	}
 }
