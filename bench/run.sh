@@ -66,13 +66,29 @@ LOADS=${LOADS:-"smtp-source yizhan-load"}
 # is relative to it, and on a shared machine it moves from minute to minute.
 fsync_rate() {
   local t
-  t=$( { /usr/bin/time -f %e dd if=/dev/zero of="$work/ddtest" bs=4k count=2000 oflag=dsync 2>/dev/null; } 2>&1 | tail -1)
+  /usr/bin/time -f %e -o "$work/ddtime" dd if=/dev/zero of="$work/ddtest" bs=4k count=2000 oflag=dsync 2>/dev/null
+  t=$(tail -1 "$work/ddtime")
   rm -f "$work/ddtest"
   echo "system=disk test=dd-4k-dsync fsyncs_per_s=$(awk -v t="$t" 'BEGIN {printf "%.0f", 2000 / t}')"
+}
+# settle waits (at most 30 s) until the machine is quiet: a peer round
+# leaves 5,000 Maildir files to write back and processes winding down,
+# which would otherwise be charged to the next round.
+settle() {
+  sync
+  local i a b
+  for i in $(seq 30); do
+    read -r -a a < /proc/stat; sleep 1; read -r -a b < /proc/stat
+    # fields: cpu user nice system idle iowait irq softirq steal
+    awk -v u=$((b[1]+b[2]+b[3]+b[6]+b[7]+b[8] - a[1]-a[2]-a[3]-a[6]-a[7]-a[8])) \
+        -v t=$((b[1]+b[2]+b[3]+b[4]+b[5]+b[6]+b[7]+b[8] - a[1]-a[2]-a[3]-a[4]-a[5]-a[6]-a[7]-a[8])) \
+        'BEGIN { exit !(t > 0 && u / t < 0.15) }' && return
+  done
 }
 for _ in $(seq "$RUNS"); do
   for load in $LOADS; do
     for c in $CONCS; do
+      settle
       fsync_rate | tee -a "$out"
       args=""
       if [[ $load == yizhan-load* ]]; then
@@ -88,6 +104,7 @@ for _ in $(seq "$RUNS"); do
         # works when no mail arrives, and would otherwise take CPU from
         # the peer's round.
         kill -STOP "$PID"
+        settle
         echo "system=postfix-dovecot load=$load $(LOADGEN_ARGS="$args" "$peer_script" "$N" "$SIZE" "$c")" | tee -a "$out"
         kill -CONT "$PID"
       fi
