@@ -30,7 +30,12 @@ load_cmd() {
   fi
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$PID/status"; }
+# Read with bash builtins: the sampler runs 20 times a second during the
+# round, and forking awk each time would load the machine being measured.
+rss_kb() {
+  local k v _
+  while read -r k v _; do [[ $k == VmRSS: ]] && { echo "$v"; return; }; done < "/proc/$PID/status"
+}
 
 load1=$(cut -d' ' -f1 /proc/loadavg)
 sync
@@ -42,10 +47,12 @@ t0=$EPOCHREALTIME
 /usr/bin/time -f '%e %U %S' -o "$tmp/time" \
   $(load_cmd) >"$tmp/out" 2>&1 &
 spid=$!
+exec {nap}<> <(:) # read -t on it sleeps without forking a sleep
 while kill -0 "$spid" 2>/dev/null; do
-  r=$(rss_kb); (( r > rssmax )) && rssmax=$r
-  sleep 0.05
+  rss_kb > "$tmp/rss"; read -r r < "$tmp/rss"; (( r > rssmax )) && rssmax=$r
+  read -rt 0.05 -u "$nap" _ || true
 done
+exec {nap}<&-
 t1=$EPOCHREALTIME
 wait "$spid" || { cat "$tmp/out" >&2; echo "smtp-source failed" >&2; exit 1; }
 c1=$(cpu_ticks)

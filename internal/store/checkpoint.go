@@ -24,9 +24,10 @@ import (
 // again (the mailbox row, the last index pages) are copied once per round.
 const checkpointEvery = 200 * time.Millisecond
 
-// walRestartFrames is the log size (4 KiB pages) at which the committer
+// walRestartFrames is the log size (in pages: 16 MiB with the 8 KiB pages
+// of a new store, 8 MiB in an older 4 KiB one) at which the committer
 // checkpoints inline so that the log restarts.
-const walRestartFrames = 4096
+const walRestartFrames = 2048
 
 type checkpointer struct {
 	db     *sql.DB       // its own connection to the database
