@@ -65,7 +65,7 @@ func (s *Store) AddDomain(ctx context.Context, name, postmaster string) (Domain,
 		pm = a.Key()
 	}
 	var id int64
-	err = s.writeDirectory(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	err = s.writeDirectory(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM domains WHERE name = ?`, d).Scan(&n); err != nil {
 			return fmt.Errorf("store: add domain: %w", err)
@@ -134,7 +134,7 @@ func (s *Store) DeleteDomain(ctx context.Context, name string, force bool) error
 	if err != nil {
 		return err
 	}
-	return s.writeDirectory(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+	return s.writeDirectory(ctx, func(ctx context.Context, tx dbtx, eff *batchEffects) error {
 		var ids []int64
 		rows, err := tx.QueryContext(ctx, `SELECT id FROM accounts WHERE domain_id = ?`, d.ID)
 		if err != nil {
@@ -189,7 +189,7 @@ func (s *Store) AddAccount(ctx context.Context, addr, password string) (Account,
 		return Account{}, err
 	}
 	acct := Account{Address: a.Key(), Display: a.String(), Domain: d.Name}
-	err = s.writeDirectory(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	err = s.writeDirectory(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE address = ?`, acct.Address).Scan(&n); err != nil {
 			return fmt.Errorf("store: add account: %w", err)
@@ -217,7 +217,7 @@ func (s *Store) AddAccount(ctx context.Context, addr, password string) (Account,
 // nextUIDValidity returns a UIDVALIDITY never used before in this store:
 // the current time in seconds, or one more than the last when faster
 // (RFC 9051 §2.3.1.1: a re-created mailbox must get a new value).
-func nextUIDValidity(ctx context.Context, tx *sql.Tx) (int64, error) {
+func nextUIDValidity(ctx context.Context, tx dbtx) (int64, error) {
 	var last int64
 	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'uidvalidity'`).Scan(&last)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -234,7 +234,7 @@ func nextUIDValidity(ctx context.Context, tx *sql.Tx) (int64, error) {
 	return v, nil
 }
 
-func createMailboxTx(ctx context.Context, tx *sql.Tx, accountID int64, name, specialUse string) (int64, error) {
+func createMailboxTx(ctx context.Context, tx dbtx, accountID int64, name, specialUse string) (int64, error) {
 	uv, err := nextUIDValidity(ctx, tx)
 	if err != nil {
 		return 0, err
@@ -317,7 +317,7 @@ func (s *Store) SetPassword(ctx context.Context, addr, password string) error {
 	if err != nil {
 		return err
 	}
-	err = s.writeDirectory(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	err = s.writeDirectory(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
 		_, err := tx.ExecContext(ctx, `UPDATE accounts SET password_hash = ? WHERE id = ?`, hash, acct.ID)
 		if err != nil {
 			return fmt.Errorf("store: set password: %w", err)
@@ -335,12 +335,12 @@ func (s *Store) DeleteAccount(ctx context.Context, addr string) error {
 		return err
 	}
 	s.auth.forget(acct.Address)
-	return s.writeDirectory(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+	return s.writeDirectory(ctx, func(ctx context.Context, tx dbtx, eff *batchEffects) error {
 		return deleteAccountTx(ctx, tx, acct.ID, eff)
 	})
 }
 
-func deleteAccountTx(ctx context.Context, tx *sql.Tx, id int64, eff *batchEffects) error {
+func deleteAccountTx(ctx context.Context, tx dbtx, id int64, eff *batchEffects) error {
 	rows, err := tx.QueryContext(ctx, `SELECT m.blob_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("store: delete account: %w", err)
@@ -379,7 +379,7 @@ func deleteAccountTx(ctx context.Context, tx *sql.Tx, id int64, eff *batchEffect
 
 // unrefBlobs drops one reference per listed blob id, scheduling files that
 // reach zero for removal after commit.
-func unrefBlobs(ctx context.Context, tx *sql.Tx, ids []string, eff *batchEffects) error {
+func unrefBlobs(ctx context.Context, tx dbtx, ids []string, eff *batchEffects) error {
 	for _, b := range ids {
 		var refs int
 		if err := tx.QueryRowContext(ctx, `UPDATE blobs SET refs = refs - 1 WHERE id = ? RETURNING refs`, b).Scan(&refs); err != nil {
@@ -424,7 +424,7 @@ func (s *Store) AddAlias(ctx context.Context, alias string, targets []string) (A
 			return Alias{}, fmt.Errorf("%w: %s is an account", ErrExists, key)
 		}
 	}
-	err = s.writeDirectory(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	err = s.writeDirectory(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
 		for _, t := range norm {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO aliases (address, target) VALUES (?, ?) ON CONFLICT DO NOTHING`, key, t); err != nil {
 				return fmt.Errorf("store: add alias: %w", err)
@@ -500,7 +500,7 @@ func (s *Store) DeleteAlias(ctx context.Context, alias string) error {
 	if err != nil {
 		return err
 	}
-	return s.writeDirectory(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	return s.writeDirectory(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM aliases WHERE address = ?`, key)
 		if err != nil {
 			return fmt.Errorf("store: delete alias: %w", err)

@@ -78,7 +78,7 @@ func (c *checkpointer) afterCommit(s *Store) {
 		return
 	}
 	if c.inline.CompareAndSwap(true, false) {
-		if _, err := s.wdb.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+		if _, err := s.wconn.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
 			s.log.Warn("store: checkpoint", "err", err)
 		}
 	}

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -27,7 +26,7 @@ const directoryVersionFile = "directory.version"
 // writeDirectory is write for changes to the directory: the version token
 // is replaced once the change is committed.
 func (s *Store) writeDirectory(ctx context.Context, fn writeFunc) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+	return s.write(ctx, func(ctx context.Context, tx dbtx, eff *batchEffects) error {
 		eff.directory = true
 		return fn(ctx, tx, eff)
 	})

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -66,7 +65,7 @@ func (s *Store) PendingText(ctx context.Context, mailboxID int64, limit int) ([]
 // SaveText adds entries to the full-text index and takes them off the
 // queue. Messages expunged meanwhile are skipped.
 func (s *Store) SaveText(ctx context.Context, entries []TextEntry) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	return s.write(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
 		for _, e := range entries {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM fts_pending WHERE message_id = ?`, e.MessageID); err != nil {
 				return fmt.Errorf("store: save text: %w", err)

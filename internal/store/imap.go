@@ -99,7 +99,7 @@ func (s *Store) VanishedSince(ctx context.Context, mailboxID int64, modseq int64
 // SaveMIME caches a message's parsed structure (for messages stored
 // before it was parsed at delivery).
 func (s *Store) SaveMIME(ctx context.Context, messageID int64, mime []byte) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	return s.write(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE messages SET mime = ? WHERE id = ?`, mime, messageID); err != nil {
 			return fmt.Errorf("store: save mime: %w", err)
 		}
@@ -154,7 +154,7 @@ func sameFlags(a, b []string) bool {
 }
 
 // addKeywords records the keywords among flags in the mailbox's list.
-func addKeywords(ctx context.Context, tx *sql.Tx, mailboxID int64, flags []string) error {
+func addKeywords(ctx context.Context, tx dbtx, mailboxID int64, flags []string) error {
 	var kws []string
 	for _, f := range flags {
 		if !strings.HasPrefix(f, `\`) {
@@ -190,7 +190,7 @@ func addKeywords(ctx context.Context, tx *sql.Tx, mailboxID int64, flags []strin
 // that changes gets the same new MODSEQ; the result lists every message
 // found, changed or not, so the caller can answer with FETCH FLAGS.
 func (s *Store) StoreFlags(ctx context.Context, mailboxID int64, uids []uint32, op FlagOp, flags []string, unchangedSince int64) (updates []FlagUpdate, modified []uint32, err error) {
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+	err = s.write(ctx, func(ctx context.Context, tx dbtx, eff *batchEffects) error {
 		updates, modified = updates[:0], modified[:0]
 		var accountID, modseq int64
 		if err := tx.QueryRowContext(ctx, `SELECT account_id, highestmodseq FROM mailboxes WHERE id = ?`, mailboxID).Scan(&accountID, &modseq); err != nil {
@@ -255,7 +255,7 @@ type CopyResult struct {
 // bytes are shared, not duplicated.
 func (s *Store) Copy(ctx context.Context, srcID int64, uids []uint32, dstID int64) (CopyResult, error) {
 	var res CopyResult
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+	err := s.write(ctx, func(ctx context.Context, tx dbtx, eff *batchEffects) error {
 		res = CopyResult{}
 		acct, uv, err := checkDest(ctx, tx, srcID, dstID)
 		if err != nil {
@@ -335,7 +335,7 @@ func (s *Store) Copy(ctx context.Context, srcID int64, uids []uint32, dstID int6
 // the destination, and are expunged from the source.
 func (s *Store) Move(ctx context.Context, srcID int64, uids []uint32, dstID int64) (CopyResult, error) {
 	var res CopyResult
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+	err := s.write(ctx, func(ctx context.Context, tx dbtx, eff *batchEffects) error {
 		acct, uv, err := checkDest(ctx, tx, srcID, dstID)
 		if err != nil {
 			return err
@@ -348,7 +348,7 @@ func (s *Store) Move(ctx context.Context, srcID int64, uids []uint32, dstID int6
 }
 
 // checkDest checks that both mailboxes exist and belong to one account.
-func checkDest(ctx context.Context, tx *sql.Tx, srcID, dstID int64) (account int64, dstUIDValidity uint32, err error) {
+func checkDest(ctx context.Context, tx dbtx, srcID, dstID int64) (account int64, dstUIDValidity uint32, err error) {
 	var a1, a2 int64
 	if err := tx.QueryRowContext(ctx, `SELECT account_id FROM mailboxes WHERE id = ?`, srcID).Scan(&a1); err != nil {
 		return 0, 0, fmt.Errorf("%w: mailbox %d: %v", ErrNotFound, srcID, err)
@@ -363,7 +363,7 @@ func checkDest(ctx context.Context, tx *sql.Tx, srcID, dstID int64) (account int
 }
 
 // moveTx moves rows from src to dst inside tx.
-func moveTx(ctx context.Context, tx *sql.Tx, eff *batchEffects, account, srcID int64, uids []uint32, dstID int64) (CopyResult, error) {
+func moveTx(ctx context.Context, tx dbtx, eff *batchEffects, account, srcID int64, uids []uint32, dstID int64) (CopyResult, error) {
 	var res CopyResult
 	type row struct {
 		uid            uint32
@@ -423,7 +423,7 @@ func moveTx(ctx context.Context, tx *sql.Tx, eff *batchEffects, account, srcID i
 
 // checkQuota refuses adding bytes that would take an account over its
 // limit.
-func checkQuota(ctx context.Context, tx *sql.Tx, account, adding int64) error {
+func checkQuota(ctx context.Context, tx dbtx, account, adding int64) error {
 	var used, limit int64
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT SUM(size) FROM mailboxes WHERE account_id = a.id), 0), a.quota_bytes
 		FROM accounts a WHERE a.id = ?`, account).Scan(&used, &limit); err != nil {
@@ -440,7 +440,7 @@ func checkQuota(ctx context.Context, tx *sql.Tx, account, adding int64) error {
 // returns the UIDs removed, ascending.
 func (s *Store) ExpungeDeleted(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, error) {
 	var gone []uint32
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+	err := s.write(ctx, func(ctx context.Context, tx dbtx, eff *batchEffects) error {
 		gone = gone[:0]
 		cand, err := uint32Column(ctx, tx, `SELECT uid FROM messages WHERE mailbox_id = ? AND instr(' ' || flags || ' ', ' \Deleted ') > 0 ORDER BY uid`, mailboxID)
 		if err != nil {
@@ -460,7 +460,7 @@ func (s *Store) ExpungeDeleted(ctx context.Context, mailboxID int64, uids []uint
 }
 
 // expungeTx removes messages by UID, remembering them for QRESYNC.
-func expungeTx(ctx context.Context, tx *sql.Tx, eff *batchEffects, mailboxID int64, uids []uint32) ([]uint32, error) {
+func expungeTx(ctx context.Context, tx dbtx, eff *batchEffects, mailboxID int64, uids []uint32) ([]uint32, error) {
 	if len(uids) == 0 {
 		return nil, nil
 	}

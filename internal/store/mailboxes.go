@@ -70,7 +70,7 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specia
 		return Mailbox{}, fmt.Errorf("%w: mailbox INBOX", ErrExists)
 	}
 	var id int64
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	err = s.write(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
 		parts := strings.Split(name, "/")
 		for i := range parts {
 			n := strings.Join(parts[:i+1], "/")
@@ -117,7 +117,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 	if name == "INBOX" {
 		return ErrInbox
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+	return s.write(ctx, func(ctx context.Context, tx dbtx, eff *batchEffects) error {
 		var id int64
 		err := tx.QueryRowContext(ctx, `SELECT id FROM mailboxes WHERE account_id = ? AND name = ?`, accountID, name).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -172,7 +172,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 	if from == "INBOX" {
 		return s.renameInbox(ctx, accountID, to)
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+	return s.write(ctx, func(ctx context.Context, tx dbtx, eff *batchEffects) error {
 		var id int64
 		err := tx.QueryRowContext(ctx, `SELECT id FROM mailboxes WHERE account_id = ? AND name = ?`, accountID, from).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -205,7 +205,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 
 // renameInbox moves every INBOX message into a new mailbox named to.
 func (s *Store) renameInbox(ctx context.Context, accountID int64, to string) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+	return s.write(ctx, func(ctx context.Context, tx dbtx, eff *batchEffects) error {
 		var inbox int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM mailboxes WHERE account_id = ? AND name = 'INBOX'`, accountID).Scan(&inbox); err != nil {
 			return fmt.Errorf("store: rename INBOX: %w", err)
@@ -234,7 +234,7 @@ func (s *Store) renameInbox(ctx context.Context, accountID int64, to string) err
 }
 
 // ensureParents creates the missing ancestors of name.
-func ensureParents(ctx context.Context, tx *sql.Tx, accountID int64, name string) error {
+func ensureParents(ctx context.Context, tx dbtx, accountID int64, name string) error {
 	parts := strings.Split(name, "/")
 	for i := 1; i < len(parts); i++ {
 		n := strings.Join(parts[:i], "/")
@@ -259,7 +259,7 @@ func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string,
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	return s.write(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
 		res, err := tx.ExecContext(ctx, `UPDATE mailboxes SET subscribed = ? WHERE account_id = ? AND name = ?`, on, accountID, name)
 		if err != nil {
 			return fmt.Errorf("store: subscribe: %w", err)
@@ -306,7 +306,7 @@ func (s *Store) SetQuota(ctx context.Context, addr string, bytes int64) error {
 	if bytes < 0 {
 		return fmt.Errorf("%w: negative quota", ErrInvalidName)
 	}
-	return s.writeDirectory(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	return s.writeDirectory(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
 		_, err := tx.ExecContext(ctx, `UPDATE accounts SET quota_bytes = ? WHERE id = ?`, bytes, acct.ID)
 		if err != nil {
 			return fmt.Errorf("store: set quota: %w", err)
@@ -316,7 +316,7 @@ func (s *Store) SetQuota(ctx context.Context, addr string, bytes int64) error {
 }
 
 // stringColumn runs a one-column query inside tx.
-func stringColumn(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
+func stringColumn(ctx context.Context, tx dbtx, q string, args ...any) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -334,7 +334,7 @@ func stringColumn(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]str
 }
 
 // uint32Column runs a one-column integer query inside tx.
-func uint32Column(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]uint32, error) {
+func uint32Column(ctx context.Context, tx dbtx, q string, args ...any) ([]uint32, error) {
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err

@@ -109,7 +109,7 @@ func (s *Store) Deliver(ctx context.Context, d *Delivery) ([]DeliveredMessage, e
 		return nil, err
 	}
 	out := make([]DeliveredMessage, len(d.Recipients))
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+	err = s.write(ctx, func(ctx context.Context, tx dbtx, eff *batchEffects) error {
 		refs := len(d.Recipients)
 		if remote {
 			refs++ // the queue row's
@@ -192,7 +192,17 @@ func encodeEvents(events []Event) ([]encodedEvent, error) {
 	return out, nil
 }
 
-func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []encodedEvent) error {
+func (s *Store) insertEvents(ctx context.Context, tx dbtx, events []encodedEvent) error {
+	// Two rows per statement where possible: every statement costs the
+	// serial committer a round through database/sql and the driver.
+	for len(events) >= 2 {
+		a, b := events[0], events[1]
+		if _, err := s.stmt(ctx, tx, sqlInsertEvents2).ExecContext(ctx, a.trackingID, a.at, a.kind, a.detail,
+			b.trackingID, b.at, b.kind, b.detail); err != nil {
+			return fmt.Errorf("store: event: %w", err)
+		}
+		events = events[2:]
+	}
 	for _, e := range events {
 		if _, err := s.stmt(ctx, tx, sqlInsertEvent).ExecContext(ctx, e.trackingID, e.at, e.kind, e.detail); err != nil {
 			return fmt.Errorf("store: event: %w", err)
@@ -207,7 +217,7 @@ func (s *Store) RecordEvents(ctx context.Context, events []Event) error {
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	return s.write(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
 		return s.insertEvents(ctx, tx, enc)
 	})
 }
@@ -333,7 +343,7 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) err
 	if len(uids) == 0 {
 		return nil
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+	return s.write(ctx, func(ctx context.Context, tx dbtx, eff *batchEffects) error {
 		_, err := expungeTx(ctx, tx, eff, mailboxID, uids)
 		return err
 	})
@@ -371,7 +381,7 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int, error) 
 			return total, nil
 		}
 		var deleted int64
-		err = s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+		err = s.write(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
 			res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id <= ?`, last)
 			if err != nil {
 				return fmt.Errorf("store: prune events: %w", err)

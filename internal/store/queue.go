@@ -52,7 +52,7 @@ type QueueItem struct {
 	Warned      bool
 }
 
-func (s *Store) insertOutbound(ctx context.Context, tx *sql.Tx, blobID string, blobSize int64, trackingID string, arrived time.Time, o *Outbound) error {
+func (s *Store) insertOutbound(ctx context.Context, tx dbtx, blobID string, blobSize int64, trackingID string, arrived time.Time, o *Outbound) error {
 	prefix := o.Prefix
 	if prefix == nil {
 		prefix = []byte{}
@@ -159,7 +159,7 @@ func (s *Store) DeferRecipients(ctx context.Context, ids []int64, next time.Time
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	return s.write(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
 		for _, id := range ids {
 			if _, err := tx.ExecContext(ctx, `UPDATE queue_rcpts SET attempts = attempts + 1, next_attempt = ?, last_error = ?,
 				warned = MAX(warned, ?) WHERE id = ?`, next.UnixMilli(), lastError, warned, id); err != nil {
@@ -178,7 +178,7 @@ func (s *Store) FinishRecipients(ctx context.Context, ids []int64, events []Even
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, eff *batchEffects) error {
+	return s.write(ctx, func(ctx context.Context, tx dbtx, eff *batchEffects) error {
 		queues := map[int64]bool{}
 		for _, id := range ids {
 			var qid int64
@@ -214,7 +214,7 @@ func (s *Store) FinishRecipients(ctx context.Context, ids []int64, events []Even
 // and returns how many it touched.
 func (s *Store) RetryNow(ctx context.Context, id int64) (int, error) {
 	var n int64
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ *batchEffects) error {
+	err := s.write(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
 		q, args := `UPDATE queue_rcpts SET next_attempt = ?`, []any{time.Now().UnixMilli()}
 		if id > 0 {
 			q, args = q+` WHERE id = ?`, append(args, id)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -116,7 +117,7 @@ func TestQueueLifecycle(t *testing.T) {
 	}
 	rc.Close()
 	var refs int
-	if err := s.wdb.QueryRow(`SELECT refs FROM blobs`).Scan(&refs); err != nil || refs != 1 {
+	if err := s.rdb.QueryRow(`SELECT refs FROM blobs`).Scan(&refs); err != nil || refs != 1 {
 		t.Fatalf("blob refs %d %v", refs, err)
 	}
 	if ev, _ := s.Events(ctx, "trk"); len(ev) != 1 || ev[0].Kind != "delivered" {
@@ -143,7 +144,7 @@ func TestQueueOnlyRemote(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	if err := s.wdb.QueryRow(`SELECT COUNT(*) FROM blobs`).Scan(&n); err != nil || n != 0 {
+	if err := s.rdb.QueryRow(`SELECT COUNT(*) FROM blobs`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("blobs left %d %v", n, err)
 	}
 }
@@ -170,5 +171,32 @@ func TestPruneEvents(t *testing.T) {
 	}
 	if n, err := s.PruneEvents(ctx, time.Now().Add(-30*24*time.Hour)); err != nil || n != 0 {
 		t.Fatalf("second prune: %d %v", n, err)
+	}
+}
+
+// TestEventsKeepOrder: events go in two rows per statement; every count,
+// odd or even, comes back whole and in the order recorded.
+func TestEventsKeepOrder(t *testing.T) {
+	s, _ := setup(t)
+	ctx := context.Background()
+	at := time.Now()
+	for n := 1; n <= 5; n++ {
+		id := fmt.Sprintf("trk%d", n)
+		var events []Event
+		for i := range n {
+			events = append(events, Event{TrackingID: id, At: at, Kind: fmt.Sprintf("k%d", i), Detail: map[string]any{"i": i}})
+		}
+		if err := s.RecordEvents(ctx, events); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Events(ctx, id)
+		if err != nil || len(got) != n {
+			t.Fatalf("%d events recorded, %d read back (%v)", n, len(got), err)
+		}
+		for i, e := range got {
+			if e.Kind != fmt.Sprintf("k%d", i) || fmt.Sprint(e.Detail["i"]) != fmt.Sprint(i) {
+				t.Errorf("%d events: #%d is %s %v", n, i, e.Kind, e.Detail)
+			}
+		}
 	}
 }

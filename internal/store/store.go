@@ -59,6 +59,7 @@ type Store struct {
 	wdb    *sql.DB       // the single writer connection
 	ckpt   *checkpointer // background WAL checkpoints; nil without a committer
 	blobs  *blobDir
+	wconn  *sql.Conn // the committer's own connection (nil for admin processes)
 	feed   *feed
 	auth   *authCache
 	writes chan *writeReq
@@ -147,17 +148,22 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 		queueKick: make(chan struct{}, 1),
 		idx:       indexes{m: map[int64]*mbIndex{}},
 	}
+	if !opt.NoCommitter {
+		if s.wconn, err = wdb.Conn(ctx); err != nil {
+			wdb.Close()
+			rdb.Close()
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+	}
 	if err := s.prepareHot(ctx); err != nil {
-		wdb.Close()
-		rdb.Close()
+		s.closeDBs()
 		return nil, err
 	}
 	if opt.NoCommitter {
 		close(s.done)
 	} else {
 		if err := s.startCheckpointer(path); err != nil {
-			wdb.Close()
-			rdb.Close()
+			s.closeDBs()
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}
 		s.writes = make(chan *writeReq, maxBatch)
@@ -221,16 +227,36 @@ func (s *Store) Close() error {
 		st.Close()
 	}
 	s.reads.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
-	// Checkpoint so the next start does not replay a long WAL.
+	return s.closeDBs()
+}
+
+// closeDBs checkpoints (so the next start does not replay a long WAL) and
+// closes the connections.
+func (s *Store) closeDBs() error {
+	var err0 error
+	if s.wconn != nil {
+		err0 = s.wconn.Close() // back to the pool, for the checkpoint
+	}
 	_, _ = s.wdb.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 	err1 := s.rdb.Close()
 	err2 := s.wdb.Close()
-	return errors.Join(err1, err2)
+	return errors.Join(err0, err1, err2)
+}
+
+// dbtx is what a write runs its statements on: the committer's connection
+// inside its transaction, or an admin process's *sql.Tx. The committer
+// runs its transaction on a plain *sql.Conn, because database/sql starts
+// a goroutine for every query in a *sql.Tx (to watch the transaction's
+// context), which was a measurable share of the serial committer's time.
+type dbtx interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // writeFunc runs inside a transaction; it returns the changes to publish
 // after commit and blob files to remove after commit.
-type writeFunc func(ctx context.Context, tx *sql.Tx, w *batchEffects) error
+type writeFunc func(ctx context.Context, tx dbtx, w *batchEffects) error
 
 // batchEffects collects what a write wants done after its commit.
 type batchEffects struct {
@@ -330,11 +356,12 @@ func (s *Store) commitBatch(batch []*writeReq) {
 	// itself must not be cut short by one of them.
 	ctx := context.Background()
 	t0 := time.Now()
-	tx, err := s.wdb.BeginTx(ctx, nil)
-	if err != nil {
+	tx := s.wconn
+	if _, err := s.stmts[sqlBegin].ExecContext(ctx); err != nil {
 		fail(fmt.Errorf("store: begin: %w", err))
 		return
 	}
+	rollback := func() { _, _ = s.stmts[sqlRollback].ExecContext(ctx) }
 	errs := make([]error, len(batch))
 	for i, r := range batch {
 		if r.ctx.Err() != nil {
@@ -352,22 +379,23 @@ func (s *Store) commitBatch(batch []*writeReq) {
 			errs[i] = err
 			r.eff = batchEffects{}
 			if _, err := s.stmt(ctx, tx, sqlRollbackTo).ExecContext(ctx); err != nil {
-				_ = tx.Rollback()
+				rollback()
 				fail(fmt.Errorf("store: rollback to savepoint: %w", err))
 				return
 			}
 		}
 		if _, err := s.stmt(ctx, tx, sqlRelease).ExecContext(ctx); err != nil {
-			_ = tx.Rollback()
+			rollback()
 			fail(fmt.Errorf("store: release savepoint: %w", err))
 			return
 		}
 	}
 	t1 := time.Now()
-	err = tx.Commit()
+	_, err := s.stmts[sqlCommit].ExecContext(ctx)
 	s.nExecNs.Add(int64(t1.Sub(t0)))
 	s.nSyncNs.Add(int64(time.Since(t1)))
 	if err != nil {
+		rollback() // a failed COMMIT leaves the transaction open
 		s.log.Error("store: commit failed", "err", err, "batch", len(batch))
 		fail(fmt.Errorf("store: commit: %w", err))
 		return
@@ -410,11 +438,15 @@ const (
 	sqlInsertMessage = `INSERT INTO messages (mailbox_id, uid, modseq, blob_id, prefix, size, flags, internal_date, tracking_id, message_id, mime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	sqlInsertPending = `INSERT INTO fts_pending (message_id) VALUES (?)`
 	sqlInsertEvent   = `INSERT INTO events (tracking_id, at, kind, detail) VALUES (?, ?, ?, ?)`
+	sqlInsertEvents2 = sqlInsertEvent + `, (?, ?, ?, ?)` // a delivery's usual pair: received, delivered
 	sqlInsertQueue   = `INSERT INTO queue (tracking_id, blob_id, prefix, mail_from, envid, ret, smtputf8, body8bit, size, arrived)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	sqlInsertQueueRcpt = `INSERT INTO queue_rcpts (queue_id, rcpt, domain, notify, orcpt, next_attempt) VALUES (?, ?, ?, ?, ?, ?)`
 	sqlFinishRcpt      = `DELETE FROM queue_rcpts WHERE id = ? RETURNING queue_id`
 	sqlFinishQueue     = `DELETE FROM queue WHERE id = ? AND NOT EXISTS (SELECT 1 FROM queue_rcpts WHERE queue_id = ?) RETURNING blob_id`
+	sqlBegin           = `BEGIN IMMEDIATE`
+	sqlCommit          = `COMMIT`
+	sqlRollback        = `ROLLBACK`
 	sqlSavepoint       = `SAVEPOINT w`
 	sqlRollbackTo      = `ROLLBACK TO w`
 	sqlRelease         = `RELEASE w`
@@ -424,9 +456,16 @@ const (
 // at Open, while the connection is free: the writer has exactly one
 // connection, so preparing during a transaction would wait on itself.
 func (s *Store) prepareHot(ctx context.Context) error {
-	for _, q := range []string{sqlInsertBlob, sqlAssignUID, sqlInsertMessage, sqlInsertPending, sqlInsertEvent, sqlSavepoint, sqlRollbackTo, sqlRelease,
-		sqlInsertQueue, sqlInsertQueueRcpt, sqlFinishRcpt, sqlFinishQueue} {
-		st, err := s.wdb.PrepareContext(ctx, q)
+	qs := []string{sqlInsertBlob, sqlAssignUID, sqlInsertMessage, sqlInsertPending, sqlInsertEvent, sqlInsertEvents2, sqlSavepoint, sqlRollbackTo, sqlRelease,
+		sqlInsertQueue, sqlInsertQueueRcpt, sqlFinishRcpt, sqlFinishQueue}
+	var prep func(context.Context, string) (*sql.Stmt, error) = s.wdb.PrepareContext
+	if s.wconn != nil {
+		// Bound to the committer's connection (the pool's only one).
+		prep = s.wconn.PrepareContext
+		qs = append(qs, sqlBegin, sqlCommit, sqlRollback)
+	}
+	for _, q := range qs {
+		st, err := prep(ctx, q)
 		if err != nil {
 			return fmt.Errorf("store: prepare: %w", err)
 		}
@@ -435,9 +474,13 @@ func (s *Store) prepareHot(ctx context.Context) error {
 	return nil
 }
 
-// stmt returns the prepared form of a hot query bound to tx.
-func (s *Store) stmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
-	return tx.StmtContext(ctx, s.stmts[query])
+// stmt returns the prepared form of a hot query for tx: as it is on the
+// committer's connection, bound to the transaction of an admin process.
+func (s *Store) stmt(ctx context.Context, tx dbtx, query string) *sql.Stmt {
+	if t, ok := tx.(*sql.Tx); ok {
+		return t.StmtContext(ctx, s.stmts[query])
+	}
+	return s.stmts[query]
 }
 
 // readStmt returns query prepared on the reader pool, preparing it on
