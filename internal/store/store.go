@@ -77,7 +77,7 @@ type Store struct {
 	nExecNs  atomic.Int64 // time spent running batches' statements
 	nSyncNs  atomic.Int64 // time spent in COMMIT (WAL writes and fsync)
 
-	stmts map[string]*sql.Stmt // hot statements prepared on wdb at Open
+	stmts map[string]*sql.Stmt // hot statements prepared at Open (on wconn when there is a committer)
 	reads sync.Map             // query -> *sql.Stmt prepared on rdb, see queryRow
 }
 
@@ -357,11 +357,16 @@ func (s *Store) commitBatch(batch []*writeReq) {
 	ctx := context.Background()
 	t0 := time.Now()
 	tx := s.wconn
-	if _, err := s.stmts[sqlBegin].ExecContext(ctx); err != nil {
-		fail(fmt.Errorf("store: begin: %w", err))
-		return
-	}
 	rollback := func() { _, _ = s.stmts[sqlRollback].ExecContext(ctx) }
+	if _, err := s.stmts[sqlBegin].ExecContext(ctx); err != nil {
+		// A transaction left open by a failure that could not even roll
+		// back would make every later BEGIN fail: end it and try once more.
+		rollback()
+		if _, err := s.stmts[sqlBegin].ExecContext(ctx); err != nil {
+			fail(fmt.Errorf("store: begin: %w", err))
+			return
+		}
+	}
 	errs := make([]error, len(batch))
 	for i, r := range batch {
 		if r.ctx.Err() != nil {

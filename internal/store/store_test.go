@@ -360,3 +360,16 @@ func TestPageSize(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitterRecoversOpenTransaction: a transaction left open on the
+// committer's connection (a failure that could not roll back) must not
+// make every later write fail.
+func TestCommitterRecoversOpenTransaction(t *testing.T) {
+	s, acct := setup(t)
+	if _, err := s.wconn.ExecContext(context.Background(), `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	if d := deliver(t, s, acct, "Subject: after\r\n\r\nx\r\n"); d.UID != 1 {
+		t.Errorf("delivery after a stuck transaction got UID %d, want 1", d.UID)
+	}
+}
