@@ -68,9 +68,9 @@ type Runner struct {
 	backlog []*job // due jobs read but not yet started (Run's goroutine only)
 
 	mu       sync.Mutex
-	inflight map[int64]bool           // recipient ids being worked on
-	hosts    map[string]chan struct{} // per-host connection slots
-	idle     map[string][]idleConn    // reusable connections by address
+	inflight map[int64]bool        // recipient ids being worked on
+	hosts    map[string]*hostSlots // per-host connection slots, while in use
+	idle     map[string][]idleConn // reusable connections by address
 }
 
 type idleConn struct {
@@ -107,7 +107,7 @@ func New(st *store.Store, cfg Config) *Runner {
 		sem:      make(chan struct{}, cfg.MaxConnections),
 		wake:     make(chan struct{}, 1),
 		inflight: map[int64]bool{},
-		hosts:    map[string]chan struct{}{},
+		hosts:    map[string]*hostSlots{},
 		idle:     map[string][]idleConn{},
 	}
 }
@@ -323,13 +323,11 @@ func (r *Runner) route(ctx context.Context, domain string) ([]hop, error) {
 // returns the error text and status of a failure that leaves them pending.
 func (r *Runner) attempt(ctx context.Context, j *job, idx []int, res []outcome, h hop) (string, string) {
 	first := j.items[0]
-	slot := r.hostSlot(h.host)
-	select {
-	case slot <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err().Error(), "4.4.1"
+	done, err := r.hostSlot(ctx, h.host)
+	if err != nil {
+		return err.Error(), "4.4.1"
 	}
-	defer func() { <-slot }()
+	defer done()
 	start := time.Now()
 	conn, err := r.conn(ctx, h)
 	if err != nil {
@@ -623,15 +621,39 @@ func (j *job) event(kind string, detail map[string]any) {
 	j.events = append(j.events, store.Event{TrackingID: j.items[0].TrackingID, At: time.Now(), Kind: kind, Detail: detail})
 }
 
-func (r *Runner) hostSlot(host string) chan struct{} {
+// hostSlots limits the connections to one host. It lives in Runner.hosts
+// only while some attempt holds or waits for a slot, so the map does not
+// grow with every host mail was ever sent to.
+type hostSlots struct {
+	ch   chan struct{} // a token per open connection
+	refs int           // attempts holding or waiting for a token (under Runner.mu)
+}
+
+// hostSlot waits for one of host's connection slots (MaxPerHost) and
+// returns the function that gives it back.
+func (r *Runner) hostSlot(ctx context.Context, host string) (func(), error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := r.hosts[host]
-	if s == nil {
-		s = make(chan struct{}, r.cfg.MaxPerHost)
-		r.hosts[host] = s
+	hs := r.hosts[host]
+	if hs == nil {
+		hs = &hostSlots{ch: make(chan struct{}, r.cfg.MaxPerHost)}
+		r.hosts[host] = hs
 	}
-	return s
+	hs.refs++
+	r.mu.Unlock()
+	unref := func() {
+		r.mu.Lock()
+		if hs.refs--; hs.refs == 0 {
+			delete(r.hosts, host)
+		}
+		r.mu.Unlock()
+	}
+	select {
+	case hs.ch <- struct{}{}:
+	case <-ctx.Done():
+		unref()
+		return nil, ctx.Err()
+	}
+	return func() { <-hs.ch; unref() }, nil
 }
 
 func (r *Runner) clientConfig(h hop) *remote.ClientConfig {

@@ -85,3 +85,53 @@ func TestFailureNoticeNotLost(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestHostSlots: at most MaxPerHost attempts hold a host's slots at once,
+// a waiter whose context ends gives up, and a host nobody is using any
+// more is forgotten (the map would otherwise grow with every destination).
+func TestHostSlots(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r := New(st, Config{Hostname: "mx.a.test", MaxPerHost: 2})
+	d1, err := r.hostSlot(ctx, "mx.b.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := r.hostSlot(ctx, "mx.b.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := r.hostSlot(short, "mx.b.test"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("third slot with two held: %v, want to wait until the context ends", err)
+	}
+	d3, err := r.hostSlot(ctx, "mx.c.test") // other hosts are not held up
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		d, err := r.hostSlot(ctx, "mx.b.test")
+		if err == nil {
+			d()
+		}
+		got <- err
+	}()
+	d1()
+	if err := <-got; err != nil {
+		t.Fatalf("waiter after a release: %v", err)
+	}
+	d2()
+	d3()
+	r.mu.Lock()
+	n := len(r.hosts)
+	r.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d hosts still tracked after every slot came back", n)
+	}
+}
