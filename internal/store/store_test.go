@@ -373,3 +373,16 @@ func TestCommitterRecoversOpenTransaction(t *testing.T) {
 		t.Errorf("delivery after a stuck transaction got UID %d, want 1", d.UID)
 	}
 }
+
+// TestCommitterSyncsEveryCommit: the committer's own connection commits
+// with synchronous=FULL (one WAL fsync per commit): a 250 depends on it.
+func TestCommitterSyncsEveryCommit(t *testing.T) {
+	s, _ := setup(t)
+	var mode int
+	if err := s.wconn.QueryRowContext(context.Background(), `PRAGMA synchronous`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != 2 { // FULL
+		t.Errorf("committer connection synchronous=%d, want 2 (FULL)", mode)
+	}
+}
