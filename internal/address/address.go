@@ -27,9 +27,15 @@ type Address struct {
 // Errors returned by Parse. ErrRelayHack marks syntax that only exists to
 // make a server relay (RFC 5321 §3.6.1 source routes, '%' and '!' paths, a
 // second '@'); callers refuse those with 5.7.1 rather than as bad syntax.
+// ErrAddressLiteral marks a domain given as an address literal (RFC 5321
+// §4.1.3, "user@[192.0.2.1]"): valid syntax, but never a local domain here
+// and not a destination Yizhan delivers to. Its errors match ErrRelayHack
+// too, because to a client that may not relay a literal is a relay attempt;
+// one that may relay is told that literals are what is refused.
 var (
-	ErrSyntax    = errors.New("address: bad syntax")
-	ErrRelayHack = errors.New("address: source route or relay path")
+	ErrSyntax         = errors.New("address: bad syntax")
+	ErrRelayHack      = errors.New("address: source route or relay path")
+	ErrAddressLiteral = errors.New("address: address literal")
 )
 
 // maxLocal and maxDomain are the RFC 5321 §4.5.3.1 size limits in octets.
@@ -130,7 +136,7 @@ func Parse(s string) (Address, error) {
 	}
 	if strings.HasPrefix(rest, "[") {
 		// Address literals (RFC 5321 §4.1.3) are never local here.
-		return Address{}, fmt.Errorf("%w: address literal %q", ErrRelayHack, s)
+		return Address{}, fmt.Errorf("%w (%w): %q", ErrAddressLiteral, ErrRelayHack, s)
 	}
 	d, err := NormalizeDomain(rest)
 	if err != nil {

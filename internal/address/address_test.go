@@ -25,6 +25,8 @@ func TestParse(t *testing.T) {
 		{"host!user@example.test", "", "", ErrRelayHack},
 		{`"user@other"@example.test`, "", "", ErrRelayHack},
 		{"user@[127.0.0.1]", "", "", ErrRelayHack},
+		{"user@[127.0.0.1]", "", "", ErrAddressLiteral},
+		{"user@[IPv6:2001:db8::1]", "", "", ErrAddressLiteral},
 		{"noat", "", "", ErrSyntax},
 		{"a..b@example.test", "", "", ErrSyntax},
 		{"a b@example.test", "", "", ErrSyntax},

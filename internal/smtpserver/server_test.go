@@ -113,7 +113,10 @@ func TestMailRcptReplies(t *testing.T) {
 	c.cmd("RCPT TO:<bad address>", "501 5.1.3")
 	c.cmd("RCPT TO:<@relay.test,@other.test:bob@example.test>", "550 5.7.1")
 	c.cmd("RCPT TO:<bob%other.test@example.test>", "550 5.7.1")
-	c.cmd("RCPT TO:<bob@[192.0.2.1]>", "550 5.7.1")
+	// Port 25 takes mail only for local domains, and a literal never is
+	// one: to a stranger, a literal is a relay attempt (RFC 5321 §3.6.2).
+	c.cmd("RCPT TO:<bob@[192.0.2.1]>", "550 5.7.1 Relaying denied")
+	c.cmd("RCPT TO:<bob@[IPv6:2001:db8::1]>", "550 5.7.1 Relaying denied")
 	c.cmd("RCPT TO:<bob@example.test> FOO=bar", "555 5.5.4")
 	c.cmd("RCPT TO:<bob@example.test> NOTIFY=NEVER,SUCCESS", "501 5.5.4")
 	c.cmd("RCPT TO:<bob@example.test> NOTIFY=SUCCESS,SUCCESS", "501 5.5.4")
@@ -321,6 +324,11 @@ func TestAuthSubmission(t *testing.T) {
 	// Envelope sender checked against the account.
 	c.cmd("MAIL FROM:<mallory@example.test>", "553 5.7.1")
 	c.cmd("MAIL FROM:<alice+tag@example.test> AUTH=<>", "250 2.1.0")
+	// An authenticated user may relay, so "Relaying denied" would be
+	// wrong: the reply says that address literals are what is refused.
+	c.cmd("RCPT TO:<bob@[192.0.2.1]>", "553 5.1.2 Address literals are not accepted")
+	c.cmd("RCPT TO:<bob@[IPv6:2001:db8::1]>", "553 5.1.2 Address literals are not accepted")
+	c.cmd("RCPT TO:<bob%other.test@example.test>", "550 5.7.1") // still a relay hack
 	c.cmd("RCPT TO:<bob@example.test>", "250 2.1.5")
 	c.cmd("DATA", "354 ")
 	c.send(simpleMsg + ".\r\n")

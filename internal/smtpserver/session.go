@@ -666,6 +666,15 @@ func (s *session) cmdRcpt(arg []byte) error {
 		}
 		a, err := address.Parse(path)
 		switch {
+		case errors.Is(err, address.ErrAddressLiteral) && s.info.AuthAccount != "":
+			// An address literal (RFC 5321 §4.1.3) is valid syntax, but
+			// Yizhan neither owns nor delivers to one. A user who may
+			// relay must not read "Relaying denied" for that: 553 is
+			// "mailbox name not allowed" (RFC 5321 §4.2.2) and X.1.2 a
+			// destination system that cannot take the mail (RFC 3463
+			// §3.2). Without authentication (port 25) it stays a relay
+			// attempt, below.
+			return s.fail(553, "5.1.2", "Address literals are not accepted; use the recipient's domain name")
 		case errors.Is(err, address.ErrRelayHack):
 			// RFC 5321 §3.6.1, §7.1: source routes and '%' paths are
 			// only used to abuse relays.
