@@ -129,7 +129,9 @@ func (b *Blob) spill() error {
 		}
 		b.dir.shards.Store(shard, struct{}{})
 	}
-	f, err := os.OpenFile(b.dir.path(b.id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Read-write: Reader reads the file back before Deliver (delivery
+	// parses the MIME structure, DSNs quote the header).
+	f, err := os.OpenFile(b.dir.path(b.id), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("store: create blob: %w", err)
 	}

@@ -386,3 +386,28 @@ func TestCommitterSyncsEveryCommit(t *testing.T) {
 		t.Errorf("committer connection synchronous=%d, want 2 (FULL)", mode)
 	}
 }
+
+// Blob.Reader reads back what was written also after the blob spilled to
+// a file (delivery parses the structure of every message through it; a
+// write-only file made that fail with EBADF for messages over InlineMax).
+func TestBlobReaderAfterSpill(t *testing.T) {
+	s, _ := setup(t)
+	for _, size := range []int{100, InlineMax, InlineMax + 1, 3 * InlineMax} {
+		b, err := s.NewBlob()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := strings.Repeat("x", size)
+		if _, err := io.WriteString(b, want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(b.Reader())
+		b.Abort()
+		if err != nil {
+			t.Fatalf("size %d: reading the blob back: %v", size, err)
+		}
+		if string(got) != want {
+			t.Fatalf("size %d: read back %d bytes, want %d", size, len(got), size)
+		}
+	}
+}
