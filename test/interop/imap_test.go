@@ -709,6 +709,60 @@ func TestGoIMAPClient(t *testing.T) {
 	}
 }
 
+// A message bigger than the store keeps inline (64 KiB) is written to a
+// file of its own: its structure is parsed at delivery like any other
+// (the server used to log "cannot parse message structure … bad file
+// descriptor" for it, which the log check of testenv now fails on), and
+// BODYSTRUCTURE and the attachment read back intact.
+func TestLargeMessage(t *testing.T) {
+	t.Parallel()
+	srv := newIMAPServer(t)
+	att := make([]byte, 150<<10)
+	for i := range att {
+		att[i] = byte(i * 7)
+	}
+	enc := base64.StdEncoding.EncodeToString(att)
+	var b strings.Builder
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\r\n")
+	raw := "From: Bob <bob@remote.test>\r\nTo: <alice@example.test>\r\nSubject: large\r\n" +
+		"Message-ID: <large-1@remote.test>\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nsee the attachment\r\n" +
+		"--b\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		b.String() + "--b--\r\n"
+	deliver(t, srv, raw)
+
+	c := dialIMAPS(t, srv, nil)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatalf("SELECT INBOX: %v", err)
+	}
+	part2 := &imap.FetchItemBodySection{Peek: true, Part: []int{2}}
+	msgs, err := c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{
+		BodyStructure: &imap.FetchItemBodyStructure{},
+		BodySection:   []*imap.FetchItemBodySection{part2},
+	}).Collect()
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("FETCH 1: %v (%d messages)", err, len(msgs))
+	}
+	mp, ok := msgs[0].BodyStructure.(*imap.BodyStructureMultiPart)
+	if !ok || len(mp.Children) != 2 {
+		t.Fatalf("BODYSTRUCTURE %+v, want multipart with 2 parts", msgs[0].BodyStructure)
+	}
+	// The CRLF before a boundary belongs to the boundary (RFC 2046 §5.1.1).
+	size := uint32(b.Len() - 2)
+	if ap, ok := mp.Children[1].(*imap.BodyStructureSinglePart); !ok || ap.MediaType() != "application/octet-stream" || ap.Size != size {
+		t.Errorf("part 2: %+v, want application/octet-stream of %d bytes", mp.Children[1], size)
+	}
+	got, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(string(msgs[0].FindBodySection(part2)), "\r\n", ""))
+	if err != nil || !bytes.Equal(got, att) {
+		t.Errorf("BODY[2] decodes to %d bytes (%v), want the %d bytes sent", len(got), err, len(att))
+	}
+}
+
 func TestPOP3DeleteReachesIMAPIdle(t *testing.T) {
 	t.Parallel()
 	python(t)

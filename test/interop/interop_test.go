@@ -388,6 +388,8 @@ func TestSwaks(t *testing.T) {
 	expectOK("submission AUTH PLAIN", append(sub, "--tls", "--auth", "PLAIN", "--auth-user", alice, "--auth-password", alicePW)...)
 	expectOK("submission AUTH LOGIN", append(sub, "--tls", "--auth", "LOGIN", "--auth-user", alice, "--auth-password", alicePW)...)
 	expectFail("submission AUTH without TLS", "did not advertise authentication|530 5.7.0|538 5.7.11", append(sub, "--auth", "PLAIN", "--auth-user", alice, "--auth-password", alicePW)...)
+	// The wrong password is logged for the operator (and the throttle).
+	srv.ExpectLog(t, `level=WARN msg="authentication failed" .*user=alice@example\.test`)
 	expectFail("submission bad password", "535", append(sub, "--tls", "--auth", "PLAIN", "--auth-user", alice, "--auth-password", "wrong")...)
 	expectFail("submission foreign sender", "553 5.7.1", "--server", subH, "--port", subP, "--from", "mallory@example.test",
 		"--to", alice, "--tls", "--auth", "PLAIN", "--auth-user", alice, "--auth-password", alicePW)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,15 @@ func setupWith(t *testing.T, deliveryA, queueTOML string) *pair {
 	z.Set(t, "a.test. 60 IN MX 10 mx.a.test.", "mx.a.test. 60 IN A 127.0.0.2",
 		"b.test. 60 IN MX 10 mx.b.test.", "mx.b.test. 60 IN A 127.0.0.3")
 	return &pair{dns: z, a: a, b: b}
+}
+
+// expectBounce declares the "bounced" warnings srv logs for rcpts, which
+// the test provokes on purpose (testenv fails a test on any other WARN).
+func expectBounce(t *testing.T, srv *testenv.Server, rcpts ...string) {
+	t.Helper()
+	for _, r := range rcpts {
+		srv.ExpectLog(t, `level=WARN msg=bounced .* rcpt=`+regexp.QuoteMeta(r)+` `)
+	}
 }
 
 // submit sends a message as alice through a's submission port
@@ -230,6 +240,7 @@ func TestImplicitMX(t *testing.T) {
 // domain that does not exist, a domain with a null MX.
 func TestBounces(t *testing.T) {
 	p := setup(t, `retry_schedule = ["1s"]`)
+	expectBounce(t, p.a, "nobody@b.test", "x@nowhere.test", "x@null.test")
 	p.dns.NXDomain("nowhere.test")
 	p.dns.Set(t, "null.test. 60 IN MX 0 .")
 	p.submit(t, []string{"nobody@b.test"}, "to nobody")
@@ -280,6 +291,7 @@ func TestRetryUntilDelivered(t *testing.T) {
 // notification once give_up_after has, and the queue lets go.
 func TestDelayThenExpiry(t *testing.T) {
 	p := setup(t, `retry_schedule = ["1s"]`+"\n"+`delay_warning_after = "2s"`+"\n"+`give_up_after = "5s"`)
+	expectBounce(t, p.a, "x@dead.test")
 	p.dns.Set(t, "dead.test. 60 IN MX 10 mx.dead.test.", "mx.dead.test. 60 IN A 127.0.0.9")
 	p.submit(t, []string{"x@dead.test"}, "never arrives")
 	delay := string(await(t, p.a, "alice@a.test", "Action: delayed"))
@@ -337,6 +349,7 @@ func mailboxJoined(t *testing.T, s *testenv.Server, user string) []byte {
 // and ORCPT come back in the report, NOTIFY=NEVER silences a recipient.
 func TestBounceHonoursDSNParameters(t *testing.T) {
 	p := setup(t, `retry_schedule = ["1s"]`)
+	expectBounce(t, p.a, "nobody@b.test")
 	p.submitRaw(t, "MAIL FROM:<alice@a.test> RET=HDRS ENVID=env+2B42",
 		[]string{"RCPT TO:<nobody@b.test> NOTIFY=FAILURE ORCPT=rfc822;nobody@b.test", "RCPT TO:<ghost@b.test> NOTIFY=NEVER"},
 		"From: alice@a.test\r\nSubject: with dsn params\r\n\r\nSECRET BODY")
@@ -357,6 +370,7 @@ func TestBounceHonoursDSNParameters(t *testing.T) {
 // sender finds its way back to the stranger.
 func TestForwardingWithSRS(t *testing.T) {
 	p := setup(t, `retry_schedule = ["1s"]`)
+	expectBounce(t, p.a, "nobody@b.test")
 	p.a.MustAdmin(t, "", "alias", "add", "fwd@a.test", "bob@b.test")
 	p.a.MustAdmin(t, "", "alias", "add", "fwd2@a.test", "nobody@b.test")
 	// The stranger's own domain is served by b, so its bounce can arrive.
@@ -616,6 +630,7 @@ func TestPerHostConnectionLimit(t *testing.T) {
 // (RFC 6531 §3.4) instead of being sent.
 func TestSMTPUTF8NotOffered(t *testing.T) {
 	p := setup(t, `retry_schedule = ["1s"]`)
+	expectBounce(t, p.a, "用户@old.test")
 	port := strings.TrimPrefix(p.a.Addr(t, testenv.SMTP), "127.0.0.2:")
 	l, err := net.Listen("tcp", "127.0.0.5:"+port)
 	if err != nil {

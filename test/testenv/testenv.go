@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -131,6 +132,10 @@ type Options struct {
 	Addrs map[string]string
 	// Hostname replaces the default Hostname.
 	Hostname string
+	// ExpectLog lists regular expressions for the WARN and ERROR lines
+	// this test expects in the server's log (see Server.ExpectLog); any
+	// other WARN or ERROR line fails the test.
+	ExpectLog []string
 }
 
 // Server is one yizhan instance (running or stopped) and its data
@@ -143,12 +148,13 @@ type Server struct {
 
 	bin string
 
-	mu      sync.Mutex
-	addrs   map[string]string
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when the current process has exited
-	waitErr error
-	runs    int
+	mu       sync.Mutex
+	expected []*regexp.Regexp // WARN/ERROR log lines the test expects
+	addrs    map[string]string
+	cmd      *exec.Cmd
+	done     chan struct{} // closed when the current process has exited
+	waitErr  error
+	runs     int
 }
 
 // Start writes a config for a fresh data directory, starts `yizhan serve`
@@ -166,6 +172,7 @@ func Start(t testing.TB, opts Options) *Server {
 		LogPath:    filepath.Join(dir, "server.log"),
 		bin:        bin,
 	}
+	s.ExpectLog(t, opts.ExpectLog...)
 	if err := os.WriteFile(s.ConfigPath, []byte(s.config(opts)), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -173,8 +180,14 @@ func Start(t testing.TB, opts Options) *Server {
 		if s.Running() {
 			s.kill()
 		}
-		if data, err := os.ReadFile(s.LogPath); err == nil && bytes.Contains(data, []byte("WARNING: DATA RACE")) {
-			t.Errorf("the server (built with %q) reported a data race; see %s", os.Getenv("YIZHAN_TEST_BUILDFLAGS"), s.LogPath)
+		if data, err := os.ReadFile(s.LogPath); err == nil {
+			if bytes.Contains(data, []byte("WARNING: DATA RACE")) {
+				t.Errorf("the server (built with %q) reported a data race; see %s", os.Getenv("YIZHAN_TEST_BUILDFLAGS"), s.LogPath)
+			}
+			if bad := s.unexpectedLogLines(data); len(bad) > 0 {
+				t.Errorf("the server logged %d unexpected WARN/ERROR line(s) (declare expected ones with Options.ExpectLog or Server.ExpectLog):\n%s",
+					len(bad), strings.Join(bad, "\n"))
+			}
 		}
 		if t.Failed() {
 			t.Logf("server log %s (tail):\n%s", s.LogPath, s.LogTail(80))
@@ -377,6 +390,54 @@ func (s *Server) kill() {
 	s.mu.Unlock()
 	_ = cmd.Process.Kill()
 	<-done
+}
+
+// ExpectLog declares WARN or ERROR lines the test expects the server to
+// log: each pattern is a regular expression matched against the whole log
+// line (e.g. `level=WARN msg="auth failed"`). Every other WARN or ERROR
+// line fails the test when it ends, so a warning nobody looked at cannot
+// slip through a green run.
+func (s *Server) ExpectLog(t testing.TB, patterns ...string) {
+	t.Helper()
+	for _, p := range patterns {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			t.Fatalf("testenv: ExpectLog pattern %q: %v", p, err)
+		}
+		s.mu.Lock()
+		s.expected = append(s.expected, re)
+		s.mu.Unlock()
+	}
+}
+
+// problemLine matches a WARN or ERROR record of the server's slog output
+// in either format ([log] format = "text" or "json").
+var problemLine = regexp.MustCompile(`(^|\s)level=(WARN|ERROR)(\s|$)|"level":"(WARN|ERROR)"`)
+
+// unexpectedLogLines returns the WARN and ERROR lines of a server log
+// that no ExpectLog pattern matches. Lines the harness itself wrote
+// (stdout copies, start and exit markers) are not the server's log.
+func (s *Server) unexpectedLogLines(data []byte) []string {
+	s.mu.Lock()
+	expected := s.expected
+	s.mu.Unlock()
+	var bad []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "[stdout] ") || strings.HasPrefix(line, "===== testenv:") || !problemLine.MatchString(line) {
+			continue
+		}
+		ok := false
+		for _, re := range expected {
+			if re.MatchString(line) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			bad = append(bad, line)
+		}
+	}
+	return bad
 }
 
 // LogTail returns the last n lines of the server log.
