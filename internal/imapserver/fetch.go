@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"strconv"
 	"strings"
 
@@ -91,11 +92,17 @@ func (s *session) fetch(ctx context.Context, tag string, uidCmd bool, a *imappar
 			}
 		}
 	}
+	// Flags shown here for a message with a change notice waiting need
+	// not be shown again by that notice.
+	waiting := s.pendingFlagUIDs()
 	msgs, err := s.loadMessages(ctx, uids, plan.mime, plan.mime || plan.data)
 	if err != nil {
 		s.mailboxError(tag, err)
 		return
 	}
+	// Messages in the view that another session expunged meanwhile are
+	// left out; the others are all answered (RFC 5530 EXPUNGEISSUED).
+	expungeIssued := len(msgs) < len(uids)
 	if a.ChangedSince > 0 {
 		kept := msgs[:0]
 		for _, m := range msgs {
@@ -131,6 +138,12 @@ func (s *session) fetch(ctx context.Context, tag string, uidCmd bool, a *imappar
 			m.Flags, m.ModSeq = u.Flags, u.ModSeq
 		}
 		if err := s.fetchOne(ctx, m, a.Items, plan, ok(seenNow, m.UID)); err != nil {
+			if gone(err) {
+				// Expunged between the load and opening its bytes;
+				// nothing of it was written.
+				expungeIssued = true
+				continue
+			}
 			if errors.Is(err, imapmime.ErrUnknownCTE) {
 				s.no(tag, "[UNKNOWN-CTE] Cannot decode this part's transfer encoding")
 				return
@@ -139,9 +152,25 @@ func (s *session) fetch(ctx context.Context, tag string, uidCmd bool, a *imappar
 			s.no(tag, "[SERVERBUG] Fetch failed")
 			return
 		}
+		if waiting[m.UID] && (plan.flags || ok(seenNow, m.UID)) {
+			s.sel.markShown(m.UID, m.ModSeq)
+		}
 	}
 	s.update(ctx, uidCmd)
+	if expungeIssued && !uidCmd {
+		// A UID FETCH ignores UIDs that do not exist (RFC 9051 §6.4.9)
+		// and has just announced the expunge; a FETCH by number cannot
+		// answer for a number the client still holds.
+		s.no(tag, "[EXPUNGEISSUED] Some of the requested messages no longer exist")
+		return
+	}
 	s.ok(tag, "FETCH completed")
+}
+
+// gone reports whether err says a message or its bytes were removed: it
+// was expunged while being read.
+func gone(err error) bool {
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, fs.ErrNotExist)
 }
 
 func ok[K comparable, V any](m map[K]V, k K) bool { _, found := m[k]; return found }
@@ -176,7 +205,7 @@ func (s *session) loadMessages(ctx context.Context, uids []uint32, mime, full bo
 			}
 			out = append(out, m...)
 		}
-		return out, nil
+		return s.indexFlags(ctx, out)
 	}
 	all, err := s.srv.st.MessageRange(ctx, s.sel.mb.ID, uids[0], uids[len(uids)-1], mime)
 	if err != nil {
@@ -189,6 +218,37 @@ func (s *session) loadMessages(ctx context.Context, uids []uint32, mime, full bo
 			j++
 		}
 		if j < len(uids) && uids[j] == m.UID {
+			out = append(out, m)
+		}
+	}
+	return s.indexFlags(ctx, out)
+}
+
+// indexFlags replaces the flags and MODSEQ read from the database with
+// the mailbox index's, which every other flag report of a session uses
+// too: the database can be a commit ahead of the index, and showing that
+// state first would make the next notice look like a step back. A message
+// gone from the index was expunged and is dropped.
+func (s *session) indexFlags(ctx context.Context, msgs []store.Message) ([]store.Message, error) {
+	if len(msgs) == 0 {
+		return msgs, nil
+	}
+	uids := make([]uint32, len(msgs))
+	for i := range msgs {
+		uids[i] = msgs[i].UID
+	}
+	meta, err := s.srv.st.Meta(ctx, s.sel.mb.ID, uids)
+	if err != nil {
+		return nil, err
+	}
+	out := msgs[:0]
+	j := 0
+	for _, m := range msgs {
+		for j < len(meta) && meta[j].UID < m.UID {
+			j++
+		}
+		if j < len(meta) && meta[j].UID == m.UID {
+			m.Flags, m.ModSeq = meta[j].Flags, meta[j].ModSeq
 			out = append(out, m)
 		}
 	}
@@ -240,6 +300,9 @@ func (s *session) fetchOne(ctx context.Context, m *store.Message, items []imappa
 			return err
 		}
 		defer data.Close()
+	}
+	if plan.flags || flagsChanged {
+		s.announceKeywords(m.Flags)
 	}
 	w := s.bw
 	// Numbers and flags are appended to one scratch buffer: this runs

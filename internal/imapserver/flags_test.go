@@ -30,10 +30,17 @@ func TestStoreFlags(t *testing.T) {
 	c := e.login(alice)
 	c.ok("SELECT INBOX")
 
-	lines(t, "+FLAGS", c.ok(`STORE 1 +FLAGS (\Flagged $Work)`), `* 1 FETCH (FLAGS (\Flagged $Work))`)
+	// A new keyword is announced before the FETCH that shows it.
+	lines(t, "+FLAGS", c.ok(`STORE 1 +FLAGS (\Flagged $Work)`),
+		`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work)`,
+		`* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work \*)] Flags permitted`,
+		`* 1 FETCH (FLAGS (\Flagged $Work))`)
 	lines(t, "-FLAGS", c.ok(`STORE 1 -FLAGS (\Flagged)`), `* 1 FETCH (FLAGS ($Work))`)
 	lines(t, "FLAGS", c.ok(`STORE 1 FLAGS (\Seen)`), `* 1 FETCH (FLAGS (\Seen))`)
-	lines(t, "FLAGS without parentheses", c.ok(`STORE 2 +FLAGS \Answered $Later`), `* 2 FETCH (FLAGS (\Answered $Later))`)
+	lines(t, "FLAGS without parentheses", c.ok(`STORE 2 +FLAGS \Answered $Later`),
+		`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work $Later)`,
+		`* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work $Later \*)] Flags permitted`,
+		`* 2 FETCH (FLAGS (\Answered $Later))`)
 	lines(t, "+FLAGS.SILENT", c.ok(`STORE 1:2 +FLAGS.SILENT (\Draft)`))
 	lines(t, "UID STORE", c.ok(`UID STORE 1 -FLAGS (\Draft)`), `* 1 FETCH (FLAGS (\Seen) UID 1)`)
 	lines(t, "STORE of what is set already", c.ok(`STORE 1 +FLAGS (\Seen)`), `* 1 FETCH (FLAGS (\Seen))`)

@@ -23,6 +23,15 @@ type selected struct {
 	// ownFlags are flag changes this session made and already answered
 	// itself: the feed's echo of them is not repeated (uid -> modseq).
 	ownFlags map[uint32]int64
+	// keywords are the keywords the client was told of in FLAGS, in
+	// the order announced; known holds them lower-cased (keywords are
+	// case-insensitive, RFC 9051 §2.3.2).
+	keywords []string
+	known    map[string]bool
+	// shown is the MODSEQ a message's flags were last shown with while
+	// a notice of a change to it was waiting, so the notice does not
+	// repeat them.
+	shown map[uint32]int64
 	// pending holds feed changes not yet announced (expunges wait for a
 	// point where the client allows them).
 	pending []store.Change
@@ -97,12 +106,15 @@ func (s *session) selectCmd(ctx context.Context, tag string, readOnly bool, a *i
 	if a.CondStore {
 		s.condstore = true
 	}
-	sel := &selected{mb: mb, readOnly: readOnly, uids: uids, ownFlags: map[uint32]int64{}}
+	sel := &selected{mb: mb, readOnly: readOnly, uids: uids, ownFlags: map[uint32]int64{}, known: map[string]bool{}}
+	for _, k := range mb.Keywords {
+		sel.learnKeyword(k)
+	}
 	s.sel = sel
 	s.state = stateSelected
 	s.discardStale()
 
-	s.untagged("FLAGS (" + systemFlags + prefixAll(mb.Keywords) + ")")
+	s.untagged("FLAGS (" + systemFlags + prefixAll(sel.keywords) + ")")
 	s.untagged(fmt.Sprintf("%d EXISTS", uids.Len()))
 	if !s.rev2 {
 		s.untagged("0 RECENT")
@@ -115,7 +127,7 @@ func (s *session) selectCmd(ctx context.Context, tag string, readOnly bool, a *i
 	if readOnly {
 		s.untagged("OK [PERMANENTFLAGS ()] Read-only mailbox")
 	} else {
-		s.untagged("OK [PERMANENTFLAGS (" + systemFlags + prefixAll(mb.Keywords) + ` \*)] Flags permitted`)
+		s.untagged("OK [PERMANENTFLAGS (" + systemFlags + prefixAll(sel.keywords) + ` \*)] Flags permitted`)
 	}
 	s.untagged(fmt.Sprintf("OK [HIGHESTMODSEQ %d] Highest", mb.HighestModSeq))
 	if s.rev2 {
@@ -179,13 +191,23 @@ func (s *session) qresyncSelect(ctx context.Context, q *imapparse.QResync) {
 	if len(vanished) > 0 {
 		s.untagged("VANISHED (EARLIER) " + imapparse.FormatUIDs(vanished))
 	}
-	changed, err := s.srv.st.ChangedSince(ctx, mbID, int64(q.ModSeq))
+	// The changed messages come from the mailbox index, not the
+	// database: every flag state a session reports is read there, so a
+	// later notice can never show an older state (see update).
+	var changed []store.MsgMeta
+	err = s.srv.st.EachMeta(ctx, mbID, func(m *store.MsgMeta) bool {
+		if m.ModSeq > int64(q.ModSeq) {
+			changed = append(changed, *m)
+		}
+		return true
+	})
 	if err != nil {
 		s.log.Error("changed since", "err", err)
 		return
 	}
 	for _, m := range changed {
 		if seq := s.sel.seqOf(m.UID); seq > 0 {
+			s.announceKeywords(m.Flags)
 			s.untagged(fmt.Sprintf("%d FETCH (UID %d FLAGS (%s) MODSEQ (%d))", seq, m.UID, flagList(m.Flags), m.ModSeq))
 		}
 	}
@@ -257,23 +279,23 @@ func (s *session) expunge(ctx context.Context, tag string, cmd *imapparse.Comman
 // the selected mailbox. allowExpunge is false while a FETCH, STORE or
 // SEARCH by sequence number completes (RFC 9051 §7.5.1): expunges then
 // wait, and so do new messages behind them, so numbering stays right.
+//
+// A flag change is announced with the message's current state from the
+// mailbox index, not with the state the change carried. The index only
+// moves forward and every FETCH reads flags from it too, so a client never
+// sees a message's MODSEQ go down: a FETCH may already have shown the
+// state of a later change whose notice is still queued behind older ones
+// (imaptest counted hundreds of such regressions per round).
 func (s *session) update(ctx context.Context, allowExpunge bool) {
 	if s.watcher == nil {
 		return
 	}
-	changes := s.watcher.Take()
-	if s.sel == nil {
-		return
-	}
-	for _, c := range changes {
-		if c.MailboxID == s.sel.mb.ID {
-			s.sel.pending = append(s.sel.pending, c)
-		}
-	}
-	if len(s.sel.pending) == 0 {
+	s.takeChanges()
+	if s.sel == nil || len(s.sel.pending) == 0 {
 		return
 	}
 	sel := s.sel
+	current := s.currentFlags(ctx)
 	exists := sel.uids.Len()
 	var vanished []uint32
 	// VANISHED is gathered into one line but must go out before any
@@ -297,7 +319,11 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 				continue // already in the view
 			}
 			sel.uids.Append(c.UID)
+			// A keyword it brings is announced with it, before any
+			// FETCH can show it (RFC 9051 §7.3.5).
+			s.announceKeywords(c.Flags)
 		case store.ChangeExpunge:
+			delete(sel.ownFlags, c.UID)
 			seq := sel.seqOf(c.UID)
 			if seq == 0 {
 				continue
@@ -320,8 +346,19 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 				s.untagged(fmt.Sprintf("%d EXPUNGE", seq))
 			}
 		case store.ChangeFlags:
-			if ms, ok := sel.ownFlags[c.UID]; ok && ms >= c.ModSeq {
-				delete(sel.ownFlags, c.UID)
+			cur, found := current[c.UID]
+			if !found {
+				continue // expunged since; its expunge follows
+			}
+			if ms, ok := sel.ownFlags[c.UID]; ok {
+				if c.ModSeq >= ms {
+					delete(sel.ownFlags, c.UID) // the echo of our own change
+				}
+				if ms >= cur.ModSeq {
+					continue // answered already, and nothing newer
+				}
+			}
+			if sel.shown[c.UID] >= cur.ModSeq {
 				continue
 			}
 			seq := sel.seqOf(c.UID)
@@ -337,11 +374,13 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 				exists = sel.uids.Len()
 			}
 			flushVanished()
-			l := fmt.Sprintf("%d FETCH (FLAGS (%s)", seq, flagList(c.Flags))
+			s.announceKeywords(cur.Flags)
+			l := fmt.Sprintf("%d FETCH (FLAGS (%s)", seq, flagList(cur.Flags))
 			if s.condstore || s.qresync {
-				l += fmt.Sprintf(" UID %d MODSEQ (%d)", c.UID, c.ModSeq)
+				l += fmt.Sprintf(" UID %d MODSEQ (%d)", c.UID, cur.ModSeq)
 			}
 			s.untagged(l + ")")
+			sel.markShown(c.UID, cur.ModSeq)
 		case store.ChangeMailbox:
 			// Renamed or deleted under us: the view stays; the next
 			// command on it reports what the store says.
@@ -352,6 +391,108 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 		s.untagged(fmt.Sprintf("%d EXISTS", sel.uids.Len()))
 	}
 	sel.pending = rest
+	if len(rest) == 0 {
+		sel.shown = nil
+	}
+}
+
+// takeChanges moves the changes waiting in the watcher for the selected
+// mailbox to its pending list.
+func (s *session) takeChanges() {
+	changes := s.watcher.Take()
+	if s.sel == nil {
+		return
+	}
+	for _, c := range changes {
+		if c.MailboxID == s.sel.mb.ID {
+			s.sel.pending = append(s.sel.pending, c)
+		}
+	}
+}
+
+// pendingFlagUIDs returns the messages with a flag change waiting to be
+// announced, or nil.
+func (s *session) pendingFlagUIDs() map[uint32]bool {
+	if s.watcher == nil || s.sel == nil {
+		return nil
+	}
+	s.takeChanges()
+	var out map[uint32]bool
+	for _, c := range s.sel.pending {
+		if c.Kind == store.ChangeFlags {
+			if out == nil {
+				out = map[uint32]bool{}
+			}
+			out[c.UID] = true
+		}
+	}
+	return out
+}
+
+func (m *selected) markShown(uid uint32, modseq int64) {
+	if m.shown == nil {
+		m.shown = map[uint32]int64{}
+	}
+	m.shown[uid] = modseq
+}
+
+// currentFlags reads from the mailbox index the current flags of the
+// messages that pending flag changes name.
+func (s *session) currentFlags(ctx context.Context) map[uint32]store.MsgMeta {
+	var uids []uint32
+	for _, c := range s.sel.pending {
+		if c.Kind == store.ChangeFlags {
+			uids = append(uids, c.UID)
+		}
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	slices.Sort(uids)
+	uids = slices.Compact(uids)
+	meta, err := s.srv.st.Meta(ctx, s.sel.mb.ID, uids)
+	if err != nil {
+		s.log.Error("reading flags for change notices", "err", err)
+		return nil
+	}
+	out := make(map[uint32]store.MsgMeta, len(meta))
+	for _, m := range meta {
+		out[m.UID] = m
+	}
+	return out
+}
+
+// learnKeyword adds k to the keywords the client knows, reporting whether
+// it was new.
+func (m *selected) learnKeyword(k string) bool {
+	lk := strings.ToLower(k)
+	if m.known[lk] {
+		return false
+	}
+	m.known[lk] = true
+	m.keywords = append(m.keywords, k)
+	return true
+}
+
+// announceKeywords sends FLAGS and PERMANENTFLAGS when flags hold a
+// keyword the client has not been told of, so no FETCH shows a keyword
+// missing from the mailbox's FLAGS (RFC 9051 §7.3.5, §7.1 PERMANENTFLAGS).
+// A STORE, COPY, APPEND or delivery anywhere may have created it.
+func (s *session) announceKeywords(flags []string) {
+	sel := s.sel
+	fresh := false
+	for _, f := range flags {
+		if !strings.HasPrefix(f, `\`) && sel.learnKeyword(f) {
+			fresh = true
+		}
+	}
+	if !fresh {
+		return
+	}
+	s.untagged("FLAGS (" + systemFlags + prefixAll(sel.keywords) + ")")
+	if !sel.readOnly {
+		s.untagged("OK [PERMANENTFLAGS (" + systemFlags + prefixAll(sel.keywords) + ` \*)] Flags permitted`)
+	}
 }
 
 // resolve turns a sequence or UID set into the UIDs of messages in the

@@ -62,6 +62,7 @@ func (s *session) store(ctx context.Context, tag string, uidCmd bool, a *imappar
 		}
 		var items []string
 		if !a.Silent {
+			s.announceKeywords(u.Flags)
 			items = append(items, "FLAGS ("+flagList(u.Flags)+")")
 		}
 		if uidCmd || s.condstore {
