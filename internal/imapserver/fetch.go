@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -68,8 +69,8 @@ func (s *session) fetch(ctx context.Context, tag string, uidCmd bool, a *imappar
 		s.bad(tag, "VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE")
 		return
 	}
-	if a.ChangedSince > 0 {
-		s.condstore = true
+	if a.ChangedSince > 0 || slices.ContainsFunc(a.Items, func(it imapparse.FetchItem) bool { return it.Name == "MODSEQ" }) {
+		s.enableCondstore(ctx)
 	}
 	uids := s.resolve(a.Set, uidCmd)
 	plan := planFetch(a.Items, uidCmd, s.sel.readOnly)

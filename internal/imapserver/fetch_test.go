@@ -196,5 +196,8 @@ func TestFetchSequences(t *testing.T) {
 	if err != nil || len(ms) != 1 {
 		t.Fatal(err)
 	}
-	lines(t, "MODSEQ", c.ok("FETCH 2 (MODSEQ)"), fmt.Sprintf("* 2 FETCH (MODSEQ (%d))", ms[0].ModSeq))
+	// The first FETCH of MODSEQ enables CONDSTORE (RFC 7162 §3.1).
+	lines(t, "MODSEQ", c.ok("FETCH 2 (MODSEQ)"),
+		fmt.Sprintf("* OK [HIGHESTMODSEQ %d] Highest", e.mailbox(alice, "INBOX").HighestModSeq),
+		fmt.Sprintf("* 2 FETCH (MODSEQ (%d))", ms[0].ModSeq))
 }

@@ -197,3 +197,63 @@ func TestExpunge(t *testing.T) {
 		t.Fatalf("EXPUNGE with CONDSTORE: %s (highest %d)", r, hm)
 	}
 }
+
+// TestCondStoreEnablingCommands checks that every CONDSTORE enabling
+// command of RFC 7162 §3.1 switches CONDSTORE on: a STORE after it
+// reports UID and MODSEQ, and the first one issued with a mailbox
+// selected announces HIGHESTMODSEQ in an untagged OK.
+func TestCondStoreEnablingCommands(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	for i := range 3 {
+		e.deliver(simpleMsg(fmt.Sprint("M", i), "body"), delivery{})
+	}
+	highest := func() string {
+		return fmt.Sprintf("* OK [HIGHESTMODSEQ %d] Highest", e.mailbox(alice, "INBOX").HighestModSeq)
+	}
+	for _, tc := range []struct {
+		name   string
+		cmd    string // issued with INBOX selected (without CONDSTORE)
+		inAuth bool   // issued before SELECT instead
+	}{
+		{name: "FETCH MODSEQ", cmd: "FETCH 1 (MODSEQ)"},
+		{name: "UID FETCH MODSEQ", cmd: "UID FETCH 1 (FLAGS MODSEQ)"},
+		{name: "FETCH CHANGEDSINCE", cmd: "FETCH 1:* (FLAGS) (CHANGEDSINCE 1)"},
+		{name: "SEARCH MODSEQ", cmd: "SEARCH MODSEQ 1"},
+		{name: "UID SEARCH MODSEQ entry", cmd: `UID SEARCH MODSEQ "/flags/\\seen" all 1`},
+		{name: "SORT MODSEQ", cmd: "SORT (ARRIVAL) UTF-8 MODSEQ 1"},
+		{name: "STORE UNCHANGEDSINCE", cmd: "STORE 3 (UNCHANGEDSINCE 1) +FLAGS ($Nothing)"},
+		{name: "STATUS HIGHESTMODSEQ selected", cmd: "STATUS Sent (HIGHESTMODSEQ)"},
+		{name: "STATUS HIGHESTMODSEQ", cmd: "STATUS INBOX (HIGHESTMODSEQ)", inAuth: true},
+		{name: "ENABLE CONDSTORE", cmd: "ENABLE CONDSTORE", inAuth: true},
+		{name: "LIST RETURN STATUS HIGHESTMODSEQ", cmd: `LIST "" "Sent" RETURN (STATUS (HIGHESTMODSEQ))`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := e.login(alice)
+			if tc.inAuth {
+				c.ok(tc.cmd)
+				r := c.ok("SELECT INBOX")
+				if !r.has(highest()) {
+					t.Fatalf("SELECT: %s", r)
+				}
+			} else {
+				c.ok("SELECT INBOX")
+				want := highest()
+				r := c.ok(tc.cmd)
+				if !r.has(want) {
+					t.Fatalf("%s: first CONDSTORE enabling command without %q (RFC 7162 §3.1):\n%s", tc.cmd, want, r)
+				}
+				// Only the first one.
+				r = c.ok(tc.cmd)
+				if len(r.prefixed("* OK [HIGHESTMODSEQ")) != 0 {
+					t.Fatalf("%s again: HIGHESTMODSEQ repeated:\n%s", tc.cmd, r)
+				}
+			}
+			r := c.ok(`STORE 1 FLAGS (\Seen $T` + fmt.Sprint(len(tc.name)) + `)`)
+			ms := e.modseqs(alice, "INBOX")
+			if len(r.untagged) != 1 || !strings.HasSuffix(r.untagged[0], fmt.Sprintf(" UID 1 MODSEQ (%d))", ms[1])) {
+				t.Fatalf("STORE after %s lacks UID and MODSEQ:\n%s", tc.cmd, r)
+			}
+		})
+	}
+}

@@ -235,6 +235,9 @@ func (s *session) status(ctx context.Context, tag string, a *imapparse.Status) {
 }
 
 func (s *session) statusLine(ctx context.Context, mb store.Mailbox, items []string) bool {
+	if slices.Contains(items, "HIGHESTMODSEQ") {
+		s.enableCondstore(ctx) // RFC 7162 §3.1
+	}
 	var unseen, deleted int
 	if slices.Contains(items, "UNSEEN") || slices.Contains(items, "DELETED") {
 		var err error

@@ -348,7 +348,7 @@ func (s *session) search(ctx context.Context, tag string, uidCmd bool, a *imappa
 	}
 	usesModSeq := keyUses(a.Key, "MODSEQ")
 	if usesModSeq {
-		s.condstore = true
+		s.enableCondstore(ctx)
 	}
 	nums := make([]uint32, 0, len(msgs))
 	var maxMod int64
@@ -420,6 +420,18 @@ func (s *session) search(ctx context.Context, tag string, uidCmd bool, a *imappa
 			}
 		}
 		if usesModSeq && len(nums) > 0 {
+			if (slices.Contains(ret, "MIN") || slices.Contains(ret, "MAX")) && !slices.Contains(ret, "ALL") && !slices.Contains(ret, "COUNT") {
+				// RFC 4731 §3.2: with MIN and/or MAX alone, MODSEQ is
+				// the highest of the messages returned. msgs is in
+				// UID order, which is also sequence order.
+				maxMod = 0
+				if slices.Contains(ret, "MIN") {
+					maxMod = msgs[0].ModSeq
+				}
+				if slices.Contains(ret, "MAX") {
+					maxMod = max(maxMod, msgs[len(msgs)-1].ModSeq)
+				}
+			}
 			l += fmt.Sprintf(" MODSEQ %d", maxMod)
 		}
 		s.untagged(l)
@@ -528,6 +540,9 @@ func headerValue(header []byte, name string) string {
 
 // sortCmd answers SORT and UID SORT (RFC 5256 §3).
 func (s *session) sortCmd(ctx context.Context, tag string, uidCmd bool, a *imapparse.Sort) {
+	if keyUses(a.Key, "MODSEQ") {
+		s.enableCondstore(ctx)
+	}
 	msgs, err := s.runSearch(ctx, a.Key)
 	if err != nil {
 		s.log.Error("sort", "err", err)
@@ -557,6 +572,9 @@ func (s *session) threadCmd(ctx context.Context, tag string, uidCmd bool, a *ima
 	if alg != "REFERENCES" && alg != "ORDEREDSUBJECT" {
 		s.bad(tag, "Unsupported threading algorithm")
 		return
+	}
+	if keyUses(a.Key, "MODSEQ") {
+		s.enableCondstore(ctx)
 	}
 	msgs, err := s.runSearch(ctx, a.Key)
 	if err != nil {

@@ -163,7 +163,10 @@ func TestSearchModSeqAndESearch(t *testing.T) {
 
 	// MODSEQ (RFC 7162 §3.1.5): the highest MODSEQ of the matches is
 	// returned with them.
-	lines(t, "SEARCH MODSEQ", c.ok(fmt.Sprintf("SEARCH MODSEQ %d", ms[3])), fmt.Sprintf("* SEARCH 3 (MODSEQ %d)", ms[3]))
+	// The first one enables CONDSTORE (RFC 7162 §3.1).
+	lines(t, "SEARCH MODSEQ", c.ok(fmt.Sprintf("SEARCH MODSEQ %d", ms[3])),
+		fmt.Sprintf("* OK [HIGHESTMODSEQ %d] Highest", e.mailbox(alice, "INBOX").HighestModSeq),
+		fmt.Sprintf("* SEARCH 3 (MODSEQ %d)", ms[3]))
 	lines(t, "SEARCH MODSEQ none", c.ok(fmt.Sprintf("SEARCH MODSEQ %d", ms[3]+1)), "* SEARCH")
 	lines(t, "SEARCH MODSEQ entry", c.ok(fmt.Sprintf(`SEARCH MODSEQ "/flags/\\answered" all %d`, ms[3])), fmt.Sprintf("* SEARCH 3 (MODSEQ %d)", ms[3]))
 
@@ -176,6 +179,12 @@ func TestSearchModSeqAndESearch(t *testing.T) {
 	lines(t, "ESEARCH empty", c.ok("SEARCH RETURN (COUNT MIN MAX ALL) KEYWORD nothere"), `* ESEARCH (TAG "`+tag+`") COUNT 0`)
 	tag = c.tag()
 	lines(t, "ESEARCH MODSEQ", c.ok(fmt.Sprintf("SEARCH RETURN (COUNT) MODSEQ %d", ms[3])), fmt.Sprintf(`* ESEARCH (TAG "%s") COUNT 1 MODSEQ %d`, tag, ms[3]))
+	// With MIN or MAX alone, MODSEQ is that of the messages returned
+	// (RFC 4731 §3.2), not the highest of all matches.
+	tag = c.tag()
+	lines(t, "ESEARCH MIN MODSEQ", c.ok("SEARCH RETURN (MIN) MODSEQ 1"), fmt.Sprintf(`* ESEARCH (TAG "%s") MIN 1 MODSEQ %d`, tag, ms[1]))
+	tag = c.tag()
+	lines(t, "ESEARCH MIN MAX MODSEQ", c.ok("SEARCH RETURN (MIN MAX) 1:2 MODSEQ 1"), fmt.Sprintf(`* ESEARCH (TAG "%s") MIN 1 MAX 2 MODSEQ %d`, tag, max(ms[1], ms[2])))
 
 	// SEARCHRES (RFC 5182): SAVE alone answers nothing; "$" is the saved
 	// result.

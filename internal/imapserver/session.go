@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -398,7 +399,7 @@ func (s *session) dispatch(ctx context.Context, cmd *imapparse.Command) {
 	case "STARTTLS", "LOGIN", "AUTHENTICATE":
 		s.bad(tag, "Already authenticated")
 	case "ENABLE":
-		s.enable(tag, cmd.Args.(*imapparse.Enable))
+		s.enable(ctx, tag, cmd.Args.(*imapparse.Enable))
 	case "COMPRESS":
 		s.compress(tag, cmd.Args.(*imapparse.Compress))
 	case "NAMESPACE":
@@ -598,7 +599,7 @@ func (s *session) checkCredentials(ctx context.Context, tag, user, pass string) 
 }
 
 // enable switches on extensions (RFC 5161).
-func (s *session) enable(tag string, a *imapparse.Enable) {
+func (s *session) enable(ctx context.Context, tag string, a *imapparse.Enable) {
 	var on []string
 	for _, c := range a.Caps {
 		switch strings.ToUpper(c) {
@@ -615,18 +616,45 @@ func (s *session) enable(tag string, a *imapparse.Enable) {
 			}
 		case "CONDSTORE":
 			if !s.condstore {
-				s.condstore = true
 				on = append(on, "CONDSTORE")
 			}
 		case "QRESYNC":
 			if !s.qresync {
-				s.qresync, s.condstore = true, true
+				s.qresync = true
 				on = append(on, "QRESYNC")
 			}
 		}
 	}
 	s.untagged("ENABLED" + prefixAll(on))
+	if slices.Contains(on, "CONDSTORE") || slices.Contains(on, "QRESYNC") {
+		// RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
+		s.enableCondstore(ctx)
+	}
 	s.ok(tag, "ENABLE completed")
+}
+
+// enableCondstore is called for every CONDSTORE enabling command (RFC 7162
+// §3.1: ENABLE CONDSTORE, SELECT/EXAMINE (CONDSTORE), STATUS
+// (HIGHESTMODSEQ), FETCH of MODSEQ or with CHANGEDSINCE, SEARCH/SORT with
+// the MODSEQ criterion, STORE with UNCHANGEDSINCE). From then on every
+// untagged FETCH about flags carries UID and MODSEQ. The first such
+// command issued with a mailbox selected also reports the mailbox's
+// HIGHESTMODSEQ in an untagged OK (§3.1), as the client may not have
+// asked for it at SELECT.
+func (s *session) enableCondstore(ctx context.Context) {
+	if s.condstore {
+		return
+	}
+	s.condstore = true
+	if s.sel == nil {
+		return
+	}
+	mb, err := s.srv.st.MailboxByID(ctx, s.sel.mb.ID)
+	if err != nil {
+		s.log.Error("HIGHESTMODSEQ for CONDSTORE", "err", err)
+		return
+	}
+	s.untagged(fmt.Sprintf("OK [HIGHESTMODSEQ %d] Highest", mb.HighestModSeq))
 }
 
 func (s *session) setUTF8() {

@@ -17,7 +17,7 @@ func (s *session) store(ctx context.Context, tag string, uidCmd bool, a *imappar
 		return
 	}
 	if a.HasUnchangedSince {
-		s.condstore = true
+		s.enableCondstore(ctx)
 	}
 	uids := s.resolve(a.Set, uidCmd)
 	op := store.FlagsReplace
