@@ -251,7 +251,8 @@ func TestCondStoreEnablingCommands(t *testing.T) {
 			}
 			r := c.ok(`STORE 1 FLAGS (\Seen $T` + fmt.Sprint(len(tc.name)) + `)`)
 			ms := e.modseqs(alice, "INBOX")
-			if len(r.untagged) != 1 || !strings.HasSuffix(r.untagged[0], fmt.Sprintf(" UID 1 MODSEQ (%d))", ms[1])) {
+			f := r.prefixed("* 1 FETCH")
+			if len(f) != 1 || !strings.HasSuffix(f[0], fmt.Sprintf(" UID 1 MODSEQ (%d))", ms[1])) {
 				t.Fatalf("STORE after %s lacks UID and MODSEQ:\n%s", tc.cmd, r)
 			}
 		})
