@@ -110,18 +110,35 @@ type Status struct {
 }
 
 // Append holds APPEND's arguments (RFC 9051 §6.3.12, RFC 3516 §4.4,
-// RFC 6855 §4).
+// RFC 6855 §4): one message, or several with MULTIAPPEND (RFC 3502 §6),
+// each a literal or, with CATENATE (RFC 4469 §5), a list of parts.
 type Append struct {
-	Mailbox string    // decoded mailbox name
+	Mailbox  string          // decoded mailbox name
+	Messages []AppendMessage // at least one, in the order sent
+}
+
+// AppendMessage is one message of an APPEND.
+type AppendMessage struct {
 	Flags   []string  // flags to set, system flags in canonical case; nil if none given
 	Date    time.Time // internal date, in the zone the client gave
 	HasDate bool      // a date-time was given
-	Message []byte    // the message
+	Message []byte    // the message; nil when Catenate is set
 	// Binary is set when the message came as literal8 ("~{n}", RFC 3516
 	// §4.4), which is also the case for the UTF8 form: it may hold NUL
 	// and binary content-transfer-encodings.
 	Binary bool
 	UTF8   bool // the "UTF8 (~{n}...)" form of RFC 6855 §4 was used
+	// Catenate holds the parts of a "CATENATE (...)" message (RFC 4469
+	// §5), at least one; nil for a message given as a literal.
+	Catenate []CatPart
+}
+
+// CatPart is one part of a CATENATE message: literal text or a URL
+// naming a message or part of one (RFC 4469 §3).
+type CatPart struct {
+	URL    string // "URL" part: the IMAP URL as sent (RFC 5092); "" for text
+	Text   []byte // "TEXT" (or "UTF8") part: the octets
+	Binary bool   // the text came as literal8 and may hold NUL
 }
 
 // Search holds SEARCH's arguments (RFC 9051 §6.4.4) with ESEARCH return
@@ -820,10 +837,13 @@ func (r *Reader) statusItems() ([]string, error) {
 	}
 }
 
-// parseAppend: "APPEND" SP mailbox [SP flag-list] [SP date-time] SP
-// append-data, where append-data is a literal, a literal8 (RFC 3516 §6)
-// or "UTF8" SP "(" literal8 ")" (RFC 6855 §4). The message literal is the
-// one literal limited by MaxAppend.
+// parseAppend: "APPEND" SP mailbox 1*append-message with append-message =
+// append-opts SP append-data and append-opts = [SP flag-list] [SP
+// date-time] (RFC 3502 §6, RFC 4466 §2.1). append-data is a literal, a
+// literal8 (RFC 3516 §6), "UTF8" SP "(" literal8 ")" (RFC 6855 §4) or
+// "CATENATE" SP "(" cat-part *(SP cat-part) ")" (RFC 4469 §5). Message
+// literals and TEXT parts are limited by MaxAppend each and by
+// MaxAppendTotal together.
 func (r *Reader) parseAppend() (*Append, error) {
 	if err := r.sp("mailbox name"); err != nil {
 		return nil, err
@@ -833,59 +853,142 @@ func (r *Reader) parseAppend() (*Append, error) {
 		return nil, err
 	}
 	a := &Append{Mailbox: mbox}
-	if err := r.sp("message"); err != nil {
-		return nil, err
-	}
-	if r.peek() == '(' {
-		if a.Flags, err = r.flagList(); err != nil {
-			return nil, err
-		}
+	for {
 		if err := r.sp("message"); err != nil {
 			return nil, err
+		}
+		m, err := r.appendMessage()
+		if err != nil {
+			return nil, err
+		}
+		a.Messages = append(a.Messages, m)
+		if r.end() {
+			return a, nil
+		}
+	}
+}
+
+// appendMessage reads one append-message after its leading space.
+func (r *Reader) appendMessage() (AppendMessage, error) {
+	var m AppendMessage
+	var err error
+	if r.peek() == '(' {
+		if m.Flags, err = r.flagList(); err != nil {
+			return m, err
+		}
+		if err := r.sp("message"); err != nil {
+			return m, err
 		}
 	}
 	if r.peek() == '"' {
 		s, err := r.quoted("date-time")
 		if err != nil {
-			return nil, err
+			return m, err
 		}
 		var ok bool
-		if a.Date, ok = parseDateTime(s); !ok {
-			return nil, r.errorf("bad date-time %s", short(s))
+		if m.Date, ok = parseDateTime(s); !ok {
+			return m, r.errorf("bad date-time %s", short(s))
 		}
-		a.HasDate = true
+		m.HasDate = true
 		if err := r.sp("message"); err != nil {
-			return nil, err
+			return m, err
 		}
 	}
-	if r.peek() != '{' && r.peek() != '~' {
-		kw, err := r.keyword("message literal")
+	if c := r.peek(); c == '{' || c == '~' {
+		m.Message, m.Binary, err = r.literal("message", true, true)
+		return m, err
+	}
+	kw, err := r.keyword("message literal")
+	if err != nil {
+		return m, err
+	}
+	switch kw {
+	case "UTF8":
+		m.UTF8, m.Binary = true, true
+		m.Message, err = r.utf8Literal("UTF8 message")
+		return m, err
+	case "CATENATE":
+		m.Catenate, err = r.catParts()
+		return m, err
+	}
+	return m, r.errorf("expected message literal, got %s", short(kw))
+}
+
+// utf8Literal reads SP "(" literal8 ")" after "UTF8" (RFC 6855 §4).
+func (r *Reader) utf8Literal(what string) ([]byte, error) {
+	if err := r.sp(what); err != nil {
+		return nil, err
+	}
+	if err := r.expect('(', "before "+what); err != nil {
+		return nil, err
+	}
+	if r.peek() != '~' {
+		return nil, r.errorf("%s must be a literal8", what)
+	}
+	b, _, err := r.literal(what, true, true)
+	if err != nil {
+		return nil, err
+	}
+	return b, r.expect(')', "after "+what)
+}
+
+// catParts reads SP "(" cat-part *(SP cat-part) ")" with cat-part =
+// "TEXT" SP literal / "URL" SP astring (RFC 4469 §5) / "UTF8" SP "("
+// literal8 ")" (RFC 6855 §4). TEXT also takes a literal8, as APPEND
+// does with BINARY (RFC 3516 §4.4).
+func (r *Reader) catParts() ([]CatPart, error) {
+	if err := r.sp("CATENATE parts"); err != nil {
+		return nil, err
+	}
+	if err := r.expect('(', "before CATENATE parts"); err != nil {
+		return nil, err
+	}
+	var parts []CatPart
+	for {
+		kw, err := r.keyword("CATENATE part")
 		if err != nil {
 			return nil, err
 		}
-		if kw != "UTF8" {
-			return nil, r.errorf("expected message literal, got %s", short(kw))
+		var p CatPart
+		switch kw {
+		case "TEXT":
+			if err := r.sp("TEXT literal"); err != nil {
+				return nil, err
+			}
+			if c := r.peek(); c != '{' && c != '~' {
+				return nil, r.errorf("TEXT needs a literal")
+			}
+			if p.Text, p.Binary, err = r.literal("TEXT part", true, true); err != nil {
+				return nil, err
+			}
+			if p.Text == nil {
+				p.Text = []byte{}
+			}
+		case "UTF8":
+			p.Binary = true
+			if p.Text, err = r.utf8Literal("UTF8 part"); err != nil {
+				return nil, err
+			}
+		case "URL":
+			if err := r.sp("URL"); err != nil {
+				return nil, err
+			}
+			// Whether it is a URL we can serve is the server's to say
+			// (NO [BADURL], RFC 4469 §4.1), not a syntax error.
+			if p.URL, err = r.astring("URL"); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, r.errorf("unknown CATENATE part %s", short(kw))
 		}
-		if err := r.sp("UTF8 message"); err != nil {
+		parts = append(parts, p)
+		if r.take(')') {
+			return parts, nil
+		}
+		if err := r.sp("CATENATE part"); err != nil {
 			return nil, err
 		}
-		if err := r.expect('(', "before UTF8 message"); err != nil {
-			return nil, err
-		}
-		if r.peek() != '~' {
-			return nil, r.errorf("UTF8 message must be a literal8")
-		}
-		a.UTF8 = true
 	}
-	if a.Message, a.Binary, err = r.literal("message", true, true); err != nil {
-		return nil, err
-	}
-	if a.UTF8 {
-		if err := r.expect(')', "after UTF8 message"); err != nil {
-			return nil, err
-		}
-	}
-	return a, nil
 }
 
 // parseCopy: ("COPY" / "MOVE") SP sequence-set SP mailbox (RFC 9051

@@ -119,15 +119,36 @@ func TestCommands(t *testing.T) {
 			Args: &Status{Mailbox: "blurdybloop", Items: []string{"UIDNEXT", "MESSAGES", "SIZE", "DELETED", "HIGHESTMODSEQ"}}}},
 
 		{"p1 APPEND saved-messages {5}\r\nHello\r\n", Command{Tag: "p1", Name: "APPEND",
-			Args: &Append{Mailbox: "saved-messages", Message: []byte("Hello")}}},
+			Args: &Append{Mailbox: "saved-messages", Messages: []AppendMessage{{Message: []byte("Hello")}}}}},
 		{"p2 APPEND Drafts (\\seen $Forwarded) {3+}\r\nabc\r\n", Command{Tag: "p2", Name: "APPEND",
-			Args: &Append{Mailbox: "Drafts", Flags: []string{`\Seen`, "$Forwarded"}, Message: []byte("abc")}}},
+			Args: &Append{Mailbox: "Drafts", Messages: []AppendMessage{{Flags: []string{`\Seen`, "$Forwarded"}, Message: []byte("abc")}}}}},
 		{"p3 APPEND Drafts () ~{3}\r\na\x00c\r\n", Command{Tag: "p3", Name: "APPEND",
-			Args: &Append{Mailbox: "Drafts", Flags: []string{}, Message: []byte("a\x00c"), Binary: true}}},
+			Args: &Append{Mailbox: "Drafts", Messages: []AppendMessage{{Flags: []string{}, Message: []byte("a\x00c"), Binary: true}}}}},
 		{"p4 APPEND INBOX UTF8 (~{4+}\r\nH\xc3\xa9!)\r\n", Command{Tag: "p4", Name: "APPEND",
-			Args: &Append{Mailbox: "INBOX", Message: []byte("Hé!"), Binary: true, UTF8: true}}},
+			Args: &Append{Mailbox: "INBOX", Messages: []AppendMessage{{Message: []byte("Hé!"), Binary: true, UTF8: true}}}}},
 		{"p5 APPEND {5+}\r\nINBOX {0}\r\n\r\n", Command{Tag: "p5", Name: "APPEND",
-			Args: &Append{Mailbox: "INBOX", Message: []byte{}}}},
+			Args: &Append{Mailbox: "INBOX", Messages: []AppendMessage{{Message: []byte{}}}}}},
+		// MULTIAPPEND (RFC 3502 §6): each message with its own options.
+		{"p6 APPEND INBOX {3+}\r\nabc (\\Seen) {2+}\r\nde \"01-Jan-2000 00:00:00 +0000\" ~{1+}\r\nf UTF8 (~{1+}\r\ng)\r\n",
+			Command{Tag: "p6", Name: "APPEND", Args: &Append{Mailbox: "INBOX", Messages: []AppendMessage{
+				{Message: []byte("abc")},
+				{Flags: []string{`\Seen`}, Message: []byte("de")},
+				{Date: time.Date(2000, 1, 1, 0, 0, 0, 0, time.FixedZone("", 0)), HasDate: true, Message: []byte("f"), Binary: true},
+				{Message: []byte("g"), Binary: true, UTF8: true},
+			}}}},
+		// CATENATE (RFC 4469 §5), alone and mixed with plain messages.
+		{"p7 APPEND Drafts (\\Draft) CATENATE (URL \"/Drafts;UIDVALIDITY=3/;UID=20/;section=HEADER\" TEXT {4+}\r\n\r\nab url {4+}\r\n/x;a TEXT ~{1+}\r\n\x00 UTF8 (~{1+}\r\nz)) catenate (url /INBOX/;UID=1) {1+}\r\nq\r\n",
+			Command{Tag: "p7", Name: "APPEND", Args: &Append{Mailbox: "Drafts", Messages: []AppendMessage{
+				{Flags: []string{`\Draft`}, Catenate: []CatPart{
+					{URL: "/Drafts;UIDVALIDITY=3/;UID=20/;section=HEADER"},
+					{Text: []byte("\r\nab")},
+					{URL: "/x;a"},
+					{Text: []byte("\x00"), Binary: true},
+					{Text: []byte("z"), Binary: true},
+				}},
+				{Catenate: []CatPart{{URL: "/INBOX/;UID=1"}}},
+				{Message: []byte("q")},
+			}}}},
 
 		{"h1 FETCH 1:* (FLAGS)\r\n", Command{Tag: "h1", Name: "FETCH",
 			Args: &Fetch{Set: set("1:*"), Items: []FetchItem{{Name: "FLAGS"}}}}},
@@ -224,7 +245,7 @@ func TestAppendDate(t *testing.T) {
 	}
 	for _, c := range cases {
 		cmd := mustParse(t, "a APPEND INBOX (\\Seen) "+c.in+" {1}\r\nx\r\n")
-		a := cmd.Args.(*Append)
+		a := cmd.Args.(*Append).Messages[0]
 		if !a.HasDate || !a.Date.Equal(c.want) {
 			t.Errorf("%s: got %v (has %v), want %v", c.in, a.Date, a.HasDate, c.want)
 		}
@@ -233,7 +254,7 @@ func TestAppendDate(t *testing.T) {
 		}
 	}
 	cmd := mustParse(t, "a APPEND INBOX \"01-Jan-2000 00:00:00 +0000\" {1}\r\nx\r\n")
-	if a := cmd.Args.(*Append); a.Flags != nil || !a.HasDate {
+	if a := cmd.Args.(*Append).Messages[0]; a.Flags != nil || !a.HasDate {
 		t.Errorf("date without flags: %+v", a)
 	}
 	for _, bad := range []string{

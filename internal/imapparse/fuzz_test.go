@@ -14,7 +14,7 @@ import (
 )
 
 // fuzzLimits are small so that the fuzzer reaches every limit.
-var fuzzLimits = Limits{MaxLine: 200, MaxLiteral: 40, MaxAppend: 300, MaxNesting: 6, MaxLiterals: 60}
+var fuzzLimits = Limits{MaxLine: 200, MaxLiteral: 40, MaxAppend: 300, MaxNesting: 6, MaxLiterals: 60, MaxAppendTotal: 450}
 
 // argType maps each command to the type of its Args.
 func argType(name string) reflect.Type {
@@ -120,13 +120,7 @@ func checkCommand(t *testing.T, cmd *Command) {
 	}
 	switch a := cmd.Args.(type) {
 	case *Append:
-		if int64(len(a.Message)) > fuzzLimits.MaxAppend {
-			t.Fatalf("message of %d octets", len(a.Message))
-		}
-		if !a.Binary && bytes.IndexByte(a.Message, 0) >= 0 {
-			t.Fatal("NUL in a non-binary message")
-		}
-		checkMailbox(t, a.Mailbox)
+		checkAppend(t, a)
 	case *Select:
 		checkMailbox(t, a.Mailbox)
 	case *Fetch:
@@ -143,6 +137,41 @@ func checkCommand(t *testing.T, cmd *Command) {
 		}
 	case *Search:
 		checkKey(t, a.Key, 0)
+	}
+}
+
+func checkAppend(t *testing.T, a *Append) {
+	checkMailbox(t, a.Mailbox)
+	if len(a.Messages) == 0 {
+		t.Fatal("APPEND without messages")
+	}
+	var total int64
+	literal := func(b []byte, binary bool) {
+		if int64(len(b)) > fuzzLimits.MaxAppend {
+			t.Fatalf("message literal of %d octets", len(b))
+		}
+		if !binary && bytes.IndexByte(b, 0) >= 0 {
+			t.Fatal("NUL in a non-binary literal")
+		}
+		total += int64(len(b))
+	}
+	for _, m := range a.Messages {
+		if (m.Catenate == nil) == (m.Message == nil) {
+			t.Fatalf("message with both or neither of a literal and parts: %+v", m)
+		}
+		if m.UTF8 && !m.Binary {
+			t.Fatal("UTF8 message not binary")
+		}
+		literal(m.Message, m.Binary)
+		for _, p := range m.Catenate {
+			if (p.URL == "") == (p.Text == nil) && p.URL != "" {
+				t.Fatalf("part with both a URL and text: %+v", p)
+			}
+			literal(p.Text, p.Binary)
+		}
+	}
+	if total > fuzzLimits.MaxAppendTotal {
+		t.Fatalf("APPEND literals of %d octets together", total)
 	}
 }
 
@@ -182,6 +211,8 @@ var fuzzSeeds = []string{
 	"a3 LOGIN {5}\r\nalice {6+}\r\nsecret\r\n",
 	"a4 APPEND INBOX (\\Seen) \" 1-Jan-2024 10:00:00 +0100\" ~{3+}\r\na\x00c\r\n",
 	"a5 APPEND INBOX UTF8 (~{2}\r\nhi)\r\n",
+	"d1 APPEND INBOX {2+}\r\nhi (\\Seen) ~{1+}\r\n\x00 CATENATE (URL \"/INBOX;UIDVALIDITY=1/;UID=2/;SECTION=1.MIME\" TEXT {3}\r\nabc UTF8 (~{1}\r\nx))\r\n",
+	"d2 APPEND INBOX {200+}\r\n" + strings.Repeat("x", 200) + " {200+}\r\n" + strings.Repeat("y", 200) + "\r\nd3 NOOP\r\n",
 	"a6 SEARCH RETURN (MIN MAX) CHARSET UTF-8 OR (FROM x SINCE 1-Feb-2024) NOT UID 1:*,$ MODSEQ \"/flags/\\\\seen\" all 5\r\n",
 	"a7 SELECT INBOX (QRESYNC (1 2 1:5 (1:2 3:4)) CONDSTORE)\r\n",
 	"a8 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (INBOX &ZeVnLIqe-/%) RETURN (CHILDREN STATUS (MESSAGES SIZE))\r\n",

@@ -2,7 +2,7 @@
 // into typed Go values for internal/imapserver. It covers every command of
 // IMAP4rev2 (RFC 9051) and IMAP4rev1 (RFC 3501) and the extensions Yizhan
 // announces: LITERAL+, SASL-IR, ID, ENABLE, IDLE, NAMESPACE, UNSELECT,
-// UIDPLUS, MOVE, CREATE-SPECIAL-USE, LIST-EXTENDED, LIST-STATUS, ESEARCH,
+// UIDPLUS, MULTIAPPEND, CATENATE, MOVE, CREATE-SPECIAL-USE, LIST-EXTENDED, LIST-STATUS, ESEARCH,
 // SEARCHRES, CONDSTORE, QRESYNC, STATUS=SIZE, BINARY, UTF8=ACCEPT, COMPRESS,
 // QUOTA, SORT and THREAD.
 //
@@ -66,6 +66,11 @@ type Limits struct {
 	// octets of line, so without it a single command could pin
 	// MaxLine/5 literals of MaxLiteral octets each.
 	MaxLiterals int64
+	// MaxAppendTotal bounds the message literals and CATENATE TEXT parts
+	// of one APPEND together (default MaxAppend). The Reader holds them
+	// all until the command ends, so MULTIAPPEND (RFC 3502) must not let
+	// one command pin many times what a single APPEND may.
+	MaxAppendTotal int64
 }
 
 func (l Limits) withDefaults() Limits {
@@ -80,6 +85,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxNesting <= 0 {
 		l.MaxNesting = DefaultMaxNesting
+	}
+	if l.MaxAppendTotal <= 0 {
+		l.MaxAppendTotal = l.MaxAppend
 	}
 	if l.MaxLiterals <= 0 {
 		l.MaxLiterals = defaultLiteralsFactor * l.MaxLiteral
@@ -109,15 +117,22 @@ func (e *ParseError) Error() string {
 // (RFC 7888 §4 lets the server do that or close the connection).
 type TooBigError struct {
 	Tag    string // the command's tag
-	Append bool   // the literal was an APPEND message (limit MaxAppend)
-	Size   int64  // the size the client announced
-	Limit  int64  // the limit it exceeded
+	Append bool   // the literal was an APPEND message or CATENATE TEXT part (limit MaxAppend)
+	// Total is set when the literal fits MaxAppend but not what is left of
+	// MaxAppendTotal after the command's earlier messages; Limit is then
+	// MaxAppendTotal.
+	Total bool
+	Size  int64 // the size the client announced
+	Limit int64 // the limit it exceeded
 }
 
 func (e *TooBigError) Error() string {
 	what := "literal"
 	if e.Append {
 		what = "APPEND message"
+	}
+	if e.Total {
+		what = "APPEND messages together"
 	}
 	return fmt.Sprintf("imapparse: command %q: %s of %d octets exceeds limit of %d", e.Tag, what, e.Size, e.Limit)
 }
@@ -161,6 +176,7 @@ type Reader struct {
 	pos      int    // parse position in line
 	lineLeft int    // MaxLine budget left for this command's segments
 	litLeft  int64  // MaxLiterals budget left
+	appLeft  int64  // MaxAppendTotal budget left
 	dropLeft int64  // octets that may still be discarded before giving up
 	tag      string // tag for errors
 	raw      bool   // reading a bare line (ReadLine): no literals, no tag
@@ -188,6 +204,7 @@ func (r *Reader) begin(raw bool) {
 	r.pos = 0
 	r.lineLeft = r.lim.MaxLine
 	r.litLeft = r.lim.MaxLiterals
+	r.appLeft = r.lim.MaxAppendTotal
 	r.dropLeft = r.lim.MaxAppend + int64(r.lim.MaxLine)
 	r.tag = "*"
 	r.raw = raw
@@ -455,6 +472,9 @@ func (r *Reader) literal(what string, appendMsg, allow8 bool) (data []byte, bina
 		// literal, while the client of a synchronising one sends nothing.
 		return nil, binary, &TooBigError{Tag: r.tag, Append: appendMsg, Size: n, Limit: limit}
 	}
+	if appendMsg && n > r.appLeft {
+		return nil, binary, &TooBigError{Tag: r.tag, Append: true, Total: true, Size: n, Limit: r.lim.MaxAppendTotal}
+	}
 	if !nonSync && r.cont != nil {
 		if err := r.cont(); err != nil {
 			return nil, binary, err
@@ -463,7 +483,9 @@ func (r *Reader) literal(what string, appendMsg, allow8 bool) (data []byte, bina
 	if data, err = r.readN(n); err != nil {
 		return nil, binary, err
 	}
-	if !appendMsg {
+	if appendMsg {
+		r.appLeft -= n
+	} else {
 		r.litLeft -= n
 	}
 	if err := r.readSegment(false); err != nil {

@@ -92,8 +92,19 @@ func TestSyntaxErrors(t *testing.T) {
 		{"a1 APPEND INBOX hello\r\n", "a1"},
 		{"a1 APPEND INBOX UTF8 ({3+}\r\nabc)\r\n", "a1"}, // UTF8 needs literal8
 		{"a1 APPEND INBOX UTF8 (~{3+}\r\nabc\r\n", "a1"},
-		{"a1 APPEND INBOX {3+}\r\na\x00c\r\n", "a1"}, // NUL needs literal8
-		{"a1 APPEND INBOX {3+}\r\nabc {3+}\r\ndef\r\n", "a1"},
+		{"a1 APPEND INBOX {3+}\r\na\x00c\r\n", "a1"},         // NUL needs literal8
+		{"a1 APPEND INBOX {3+}\r\nabc{3+}\r\ndef\r\n", "a1"}, // MULTIAPPEND: a space between messages
+		{"a1 APPEND INBOX {3+}\r\nabc \r\n", "a1"},
+		{"a1 APPEND INBOX {3+}\r\nabc x\r\n", "a1"},
+		{"a1 APPEND INBOX CATENATE ()\r\n", "a1"},
+		{"a1 APPEND INBOX CATENATE (TEXT x)\r\n", "a1"},
+		{"a1 APPEND INBOX CATENATE (URL)\r\n", "a1"},
+		{"a1 APPEND INBOX CATENATE (FOO {1+}\r\nx)\r\n", "a1"},
+		{"a1 APPEND INBOX CATENATE (TEXT {1+}\r\nx\r\n", "a1"},
+		{"a1 APPEND INBOX CATENATE (TEXT {1+}\r\nx  URL x)\r\n", "a1"},
+		{"a1 APPEND INBOX CATENATE TEXT {1+}\r\nx\r\n", "a1"},
+		{"a1 APPEND INBOX CATENATE (UTF8 ({1+}\r\nx))\r\n", "a1"},
+		{"a1 APPEND INBOX CATENATE (TEXT {1+}\r\n\x00)\r\n", "a1"}, // NUL needs literal8
 		{"a1 STORE 1 FLAGS\r\n", "a1"},
 		{"a1 STORE 1 FLAGS (\\Recent)\r\n", "a1"},
 		{"a1 STORE 1 +FLAGS \\Seen \\Foo\r\n", "a1"},
@@ -276,11 +287,41 @@ func TestLiteralLimits(t *testing.T) {
 	// Up to the limits is fine; the message may exceed MaxLiteral.
 	msg := strings.Repeat("m", 100)
 	cmd, err := mustRead("a APPEND {10}\r\n0123456789 {100}\r\n"+msg+"\r\n", lim)
-	if err != nil || string(cmd.Args.(*Append).Message) != msg {
+	if err != nil || string(cmd.Args.(*Append).Messages[0].Message) != msg {
 		t.Errorf("APPEND at the limits: %v", err)
 	}
 	if _, err := mustRead("a LOGIN {10}\r\n0123456789 {5}\r\n01234\r\n", lim); err != nil {
 		t.Errorf("literals at MaxLiterals: %v", err)
+	}
+	// MULTIAPPEND and CATENATE: every message literal and TEXT part counts
+	// against MaxAppendTotal (MaxAppend by default); the one that does not
+	// fit is refused before it is asked for.
+	m60 := strings.Repeat("m", 60)
+	for _, in := range []string{
+		"a APPEND INBOX {60+}\r\n" + m60 + " {41}\r\n",
+		"a APPEND INBOX CATENATE (TEXT {60+}\r\n" + m60 + " TEXT {41}\r\n",
+		"a APPEND INBOX CATENATE (TEXT {60+}\r\n" + m60 + ") {41}\r\n",
+	} {
+		r, conts := testReader(in+"b NOOP\r\n", lim)
+		_, err := r.ReadCommand()
+		var tb *TooBigError
+		if !errors.As(err, &tb) || !tb.Append || !tb.Total || tb.Limit != 100 || tb.Size != 41 {
+			t.Errorf("%.40q: got %v, want TooBigError for the total", in, err)
+		}
+		if *conts != 0 {
+			t.Errorf("%.40q: %d continuation requests", in, *conts)
+		}
+		if cmd, err := r.ReadCommand(); err != nil || cmd.Tag != "b" {
+			t.Errorf("%.40q: next command: %+v %v", in, cmd, err)
+		}
+	}
+	cmd, err = mustRead("a APPEND INBOX {60}\r\n"+m60+" CATENATE (URL /x TEXT {40}\r\n"+m60[:40]+")\r\n", lim)
+	if err != nil || len(cmd.Args.(*Append).Messages) != 2 {
+		t.Errorf("APPEND messages at MaxAppendTotal: %v", err)
+	}
+	lim.MaxAppendTotal = 120
+	if _, err := mustRead("a APPEND INBOX {60}\r\n"+m60+" {60}\r\n"+m60+"\r\n", lim); err != nil {
+		t.Errorf("APPEND messages within a raised MaxAppendTotal: %v", err)
 	}
 }
 

@@ -1,7 +1,6 @@
 package imapserver
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"github.com/yizhan-mail/yizhan/internal/imapmime"
 	"github.com/yizhan-mail/yizhan/internal/imapparse"
 	"github.com/yizhan-mail/yizhan/internal/store"
-	"github.com/yizhan-mail/yizhan/internal/tracking"
 )
 
 // mailboxName renders a mailbox name for a response: UTF-8 for clients
@@ -276,71 +274,6 @@ func (s *session) statusLine(ctx context.Context, mb store.Mailbox, items []stri
 	}
 	s.untagged("STATUS " + s.mailboxName(mb.Name) + " (" + strings.Join(out, " ") + ")")
 	return true
-}
-
-// appendCmd stores a message (RFC 9051 §6.3.12) and answers with
-// APPENDUID (RFC 4315).
-func (s *session) appendCmd(ctx context.Context, tag string, a *imapparse.Append) {
-	name, err := store.CheckMailboxName(a.Mailbox)
-	if err != nil {
-		s.mailboxError(tag, err)
-		return
-	}
-	mb, err := s.srv.st.MailboxByName(ctx, s.account.ID, name)
-	if err != nil {
-		s.no(tag, "[TRYCREATE] No such mailbox")
-		return
-	}
-	if int64(len(a.Message)) > s.srv.cfg.AppendLimit {
-		s.no(tag, "[TOOBIG] Message exceeds APPENDLIMIT")
-		return
-	}
-	if used, limit, err := s.srv.st.Quota(ctx, s.account.ID); err == nil && limit > 0 && used+int64(len(a.Message)) > limit {
-		s.log.Info("APPEND refused: over quota", "used", used, "limit", limit)
-		s.no(tag, "[OVERQUOTA] Storage quota exceeded")
-		return
-	}
-	part, err := imapmime.Parse(bytes.NewReader(a.Message))
-	if err != nil {
-		s.no(tag, "[PARSE] Cannot parse message")
-		return
-	}
-	blob, err := s.srv.st.NewBlob()
-	if err != nil {
-		s.mailboxError(tag, err)
-		return
-	}
-	if _, err := blob.Write(a.Message); err != nil {
-		blob.Abort()
-		s.mailboxError(tag, err)
-		return
-	}
-	date := time.Now()
-	if a.HasDate {
-		date = a.Date
-	}
-	var flags []string
-	for _, f := range a.Flags {
-		if !hasFlag(flags, f) {
-			flags = append(flags, f)
-		}
-	}
-	id := tracking.NewID()
-	out, err := s.srv.st.Deliver(ctx, &store.Delivery{
-		Blob:         blob,
-		TrackingID:   id,
-		InternalDate: date,
-		MIME:         part.Marshal(),
-		Recipients:   []store.Recipient{{AccountID: s.account.ID, Mailbox: mb.Name, Flags: flags, Address: s.account.Address}},
-		Events: []store.Event{{TrackingID: id, At: time.Now(), Kind: tracking.EventDelivered,
-			Detail: map[string]any{"recipient": s.account.Address, "mailbox": mb.Name, "via": "imap-append"}}},
-	})
-	if err != nil {
-		s.mailboxError(tag, err)
-		return
-	}
-	s.update(ctx, true)
-	s.ok(tag, fmt.Sprintf("[APPENDUID %d %d] APPEND completed", mb.UIDValidity, out[0].UID))
 }
 
 // quota answers RFC 9208 GETQUOTA/GETQUOTAROOT; limits are set by the

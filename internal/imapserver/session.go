@@ -274,10 +274,16 @@ func (s *session) readError(err error) bool {
 		if tag == "" {
 			tag = "*"
 		}
-		if tb.Append {
+		switch {
+		case tb.Total:
+			// MULTIAPPEND: each message fits, but the command holds them
+			// all in memory until it ends (imapparse.Limits).
+			s.log.Info("APPEND refused: messages together over the limit", "limit", tb.Limit)
+			s.line(tag + " NO [TOOBIG] The messages of one APPEND may not exceed " + fmt.Sprint(tb.Limit) + " bytes together; append them separately")
+		case tb.Append:
 			s.log.Info("APPEND refused: over APPENDLIMIT", "limit", s.srv.cfg.AppendLimit)
 			s.line(tag + " NO [TOOBIG] Message exceeds the APPENDLIMIT of " + fmt.Sprint(s.srv.cfg.AppendLimit) + " bytes")
-		} else {
+		default:
 			s.log.Info("literal too big")
 			s.line(tag + " BAD Literal too big")
 		}
@@ -342,7 +348,7 @@ func (s *session) capabilities() string {
 		}
 	}
 	c = append(c, "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
-		"MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "ESEARCH",
+		"MULTIAPPEND", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "ESEARCH",
 		"SEARCHRES", "CONDSTORE", "QRESYNC", "STATUS=SIZE", fmt.Sprintf("APPENDLIMIT=%d", s.srv.cfg.AppendLimit),
 		"BINARY", "UTF8=ACCEPT", "QUOTA", "QUOTA=RES-STORAGE", "SORT", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT")
 	if s.fw == nil {
