@@ -295,6 +295,23 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 		return
 	}
 	sel := s.sel
+	if allowExpunge {
+		// Expunges first: a message moved within the mailbox, or
+		// expunged while another arrived, is not counted twice by an
+		// EXISTS (Dovecot's order, which imaptest's move script
+		// expects; the numbers come out right either way, since the
+		// view is a list of UIDs).
+		slices.SortStableFunc(sel.pending, func(a, b store.Change) int {
+			ea, eb := a.Kind == store.ChangeExpunge, b.Kind == store.ChangeExpunge
+			switch {
+			case ea && !eb:
+				return -1
+			case eb && !ea:
+				return 1
+			}
+			return 0
+		})
+	}
 	current := s.currentFlags(ctx)
 	exists := sel.uids.Len()
 	var vanished []uint32
