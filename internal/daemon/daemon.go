@@ -51,6 +51,11 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
+	release, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer release()
 	st, err := store.Open(ctx, cfg.DataDir, store.Options{Logger: log})
 	if err != nil {
 		return err
