@@ -16,6 +16,12 @@ type Command struct {
 	// commands without arguments: CAPABILITY, NOOP, LOGOUT, STARTTLS,
 	// CHECK, CLOSE, UNSELECT, IDLE and NAMESPACE.
 	Args any
+	// BadName is the first mailbox name of the command that is not valid
+	// in the session's encoding (see MailboxNameError), nil if none. Such
+	// a name stands in Args as sent; LIST and LSUB leave out the patterns
+	// that are not valid, and all of them for a bad reference. The server
+	// answers any other command with NO: a name no mailbox can have.
+	BadName *MailboxNameError
 }
 
 // Login holds LOGIN's arguments (RFC 9051 §6.2.3).
@@ -85,7 +91,7 @@ type Rename struct {
 // LSUB (RFC 3501 §6.3.9), which has a single pattern and no options.
 type List struct {
 	Reference string   // reference name, decoded
-	Patterns  []string // mailbox patterns with "*" and "%", decoded; at least one
+	Patterns  []string // mailbox patterns with "*" and "%", decoded; empty when none was a valid name (Command.BadName)
 
 	SelectSubscribed     bool // selection option SUBSCRIBED
 	SelectRemote         bool // selection option REMOTE
@@ -272,6 +278,7 @@ func (r *Reader) parseCommand() (*Command, error) {
 	if cmd.Args, err = r.parseArgs(cmd); err != nil {
 		return nil, err
 	}
+	cmd.BadName = r.badName
 	if err := r.endOfCommand(); err != nil {
 		return nil, err
 	}
@@ -675,20 +682,27 @@ func (r *Reader) parseList(lsub bool) (*List, error) {
 		}
 	}
 	var err error
+	bad := r.badNames
 	if a.Reference, err = r.mailbox("reference name"); err != nil {
 		return nil, err
 	}
+	// A reference or pattern that is no valid name matches nothing
+	// (Command.BadName): it is left out.
+	badRef := r.badNames > bad
 	if err := r.sp("mailbox pattern"); err != nil {
 		return nil, err
 	}
 	if !lsub && r.take('(') {
 		a.Extended = true
 		for {
+			bad := r.badNames
 			p, err := r.listMailbox("mailbox pattern")
 			if err != nil {
 				return nil, err
 			}
-			a.Patterns = append(a.Patterns, p)
+			if r.badNames == bad {
+				a.Patterns = append(a.Patterns, p)
+			}
 			if r.take(')') {
 				break
 			}
@@ -697,11 +711,17 @@ func (r *Reader) parseList(lsub bool) (*List, error) {
 			}
 		}
 	} else {
+		bad := r.badNames
 		p, err := r.listMailbox("mailbox pattern")
 		if err != nil {
 			return nil, err
 		}
-		a.Patterns = []string{p}
+		if r.badNames == bad {
+			a.Patterns = []string{p}
+		}
+	}
+	if badRef {
+		a.Patterns = nil
 	}
 	if lsub || !r.take(' ') {
 		return a, nil

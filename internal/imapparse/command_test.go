@@ -1,9 +1,9 @@
 package imapparse
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -214,8 +214,7 @@ func TestSelectUTF8Mode(t *testing.T) {
 	for _, want := range []string{"&ZeVnLIqe-", "日本語", "", "Entw&APw-rfe"} {
 		cmd, err := r.ReadCommand()
 		if want == "" {
-			var pe *ParseError
-			if !errors.As(err, &pe) {
+			if err != nil || cmd.BadName == nil || !cmd.BadName.UTF8 {
 				t.Fatalf("invalid UTF-8 accepted: %v %v", cmd, err)
 			}
 			continue
@@ -229,7 +228,7 @@ func TestSelectUTF8Mode(t *testing.T) {
 	}
 	// Back in modified UTF-7 mode, raw UTF-8 is an invalid encoding.
 	r, _ = testReader("a SELECT \"日本語\"\r\n", Limits{})
-	if _, err := r.ReadCommand(); err == nil {
+	if cmd, err := r.ReadCommand(); err != nil || cmd.BadName == nil {
 		t.Error("raw UTF-8 accepted as modified UTF-7")
 	}
 }
@@ -330,6 +329,67 @@ func TestLiteralEverywhere(t *testing.T) {
 					t.Errorf("%q: %d continuation requests, want %d", in, *conts, wantConts)
 				}
 			}
+		}
+	}
+}
+
+// TestBadMailboxNames checks that a name that is a valid astring but not
+// valid in the session's encoding is no syntax error: the command parses,
+// with the name as sent in its arguments and in BadName.
+func TestBadMailboxNames(t *testing.T) {
+	cases := []struct {
+		in, raw string
+	}{
+		{"a1 SELECT &Jjo\r\n", "&Jjo"},   // modified UTF-7 not closed
+		{"a1 SELECT &AGE-\r\n", "&AGE-"}, // "a" must not be encoded
+		{"a1 CREATE \"项目\"\r\n", "项目"},   // raw UTF-8 without UTF-8 mode
+		{"a1 RENAME INBOX/x \"é\"\r\n", "é"},
+		{"a1 APPEND \"é\" {1+}\r\nx\r\n", "é"},
+		{"a1 STATUS \"é\" (MESSAGES)\r\n", "é"},
+	}
+	for _, c := range cases {
+		r, _ := testReader(c.in+"b NOOP\r\n", Limits{})
+		cmd, err := r.ReadCommand()
+		if err != nil {
+			t.Fatalf("%q: %v", c.in, err)
+		}
+		if cmd.BadName == nil || cmd.BadName.Raw != c.raw || cmd.BadName.UTF8 {
+			t.Fatalf("%q: BadName %+v, want raw %q", c.in, cmd.BadName, c.raw)
+		}
+		// The next command parses normally, without BadName.
+		if cmd, err = r.ReadCommand(); err != nil || cmd.Name != "NOOP" || cmd.BadName != nil {
+			t.Fatalf("%q: next command %+v %v", c.in, cmd, err)
+		}
+	}
+	// The message names the octet, not a Latin-1 reading of it.
+	r, _ := testReader("a CREATE \"项目\"\r\n", Limits{})
+	cmd, _ := r.ReadCommand()
+	if got := cmd.BadName.Reason; !strings.Contains(got, "octet 0xe9 at 0") {
+		t.Errorf("reason %q", got)
+	}
+
+	// LIST leaves bad patterns out, and everything for a bad reference.
+	for _, c := range []struct {
+		in   string
+		want []string
+		bad  bool
+	}{
+		{"a LIST \"\" \"项*\"\r\n", nil, true},
+		{"a LIST \"\" (\"项*\" Work %)\r\n", []string{"Work", "%"}, true},
+		{"a LIST \"项\" (Work %)\r\n", nil, true},
+		{"a LSUB \"\" &Jjo%\r\n", nil, true},
+		{"a LIST \"\" \"Work\" RETURN ()\r\n", []string{"Work"}, false},
+	} {
+		r, _ := testReader(c.in, Limits{})
+		cmd, err := r.ReadCommand()
+		if err != nil {
+			t.Fatalf("%q: %v", c.in, err)
+		}
+		if got := cmd.Args.(*List).Patterns; !slices.Equal(got, c.want) {
+			t.Errorf("%q: patterns %q, want %q", c.in, got, c.want)
+		}
+		if (cmd.BadName != nil) != c.bad {
+			t.Errorf("%q: BadName %+v", c.in, cmd.BadName)
 		}
 	}
 }

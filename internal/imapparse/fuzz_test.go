@@ -120,9 +120,13 @@ func checkCommand(t *testing.T, cmd *Command) {
 	}
 	switch a := cmd.Args.(type) {
 	case *Append:
-		checkAppend(t, a)
+		checkAppend(t, cmd, a)
 	case *Select:
-		checkMailbox(t, a.Mailbox)
+		checkMailbox(t, cmd, a.Mailbox)
+	case *List:
+		for _, p := range a.Patterns {
+			checkMailbox(t, nil, p)
+		}
 	case *Fetch:
 		if len(a.Items) == 0 {
 			t.Fatal("FETCH without items")
@@ -140,8 +144,8 @@ func checkCommand(t *testing.T, cmd *Command) {
 	}
 }
 
-func checkAppend(t *testing.T, a *Append) {
-	checkMailbox(t, a.Mailbox)
+func checkAppend(t *testing.T, cmd *Command, a *Append) {
+	checkMailbox(t, cmd, a.Mailbox)
 	if len(a.Messages) == 0 {
 		t.Fatal("APPEND without messages")
 	}
@@ -175,7 +179,15 @@ func checkAppend(t *testing.T, a *Append) {
 	}
 }
 
-func checkMailbox(t *testing.T, name string) {
+// checkMailbox checks a decoded name: UTF-8, unless the command reports
+// it as a bad name (cmd may be nil where that cannot be).
+func checkMailbox(t *testing.T, cmd *Command, name string) {
+	if cmd != nil && cmd.BadName != nil {
+		if cmd.BadName.Error() == "" {
+			t.Fatal("empty BadName")
+		}
+		return
+	}
 	if !utf8.ValidString(name) {
 		t.Fatalf("mailbox %q is not UTF-8", name)
 	}

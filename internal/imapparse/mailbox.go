@@ -1,6 +1,7 @@
 package imapparse
 
 import (
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -47,19 +48,53 @@ func (r *Reader) listMailbox(what string) (string, error) {
 // §5.1.3) unless UTF-8 mode is on (RFC 6855 §3, RFC 9051 §5.1), and then
 // normalises INBOX, which is case-insensitive (RFC 9051 §5.1), also as the
 // first level of a hierarchy.
+//
+// A name that does not decode is well-formed IMAP all the same (an
+// astring): it is no syntax error but a name the server cannot have, so
+// the command is parsed to its end and the first such name is reported in
+// Command.BadName, for a NO (or, in LIST, no match). The name is then
+// returned as sent.
 func (r *Reader) mailboxName(raw, what string) (string, error) {
 	name := raw
 	if r.utf8 {
 		if !utf8.ValidString(raw) {
-			return "", r.errorf("%s is not valid UTF-8", what)
+			r.badMailbox(&MailboxNameError{Raw: raw, UTF8: true, Reason: "invalid UTF-8"})
+			return raw, nil
 		}
 	} else {
 		var err error
 		if name, err = DecodeMUTF7(raw); err != nil {
-			return "", r.errorf("%s %s: %v", what, short(raw), err)
+			r.badMailbox(&MailboxNameError{Raw: raw, Reason: err.Error()})
+			return raw, nil
 		}
 	}
 	return NormalizeInbox(name), nil
+}
+
+// MailboxNameError is a mailbox name, LIST reference or pattern that is a
+// valid astring but no valid name in the session's encoding: not modified
+// UTF-7 (RFC 3501 §5.1.3) in a session that has not enabled UTF-8, or not
+// UTF-8 in one that has (RFC 6855 §3).
+type MailboxNameError struct {
+	Raw    string // the name as the client sent it
+	UTF8   bool   // UTF-8 was expected (else modified UTF-7)
+	Reason string // what is wrong, for people
+}
+
+func (e *MailboxNameError) Error() string {
+	enc := "modified UTF-7"
+	if e.UTF8 {
+		enc = "UTF-8"
+	}
+	return fmt.Sprintf("mailbox name %s is not valid %s: %s", short(e.Raw), enc, e.Reason)
+}
+
+// badMailbox records a name that did not decode; the first one is kept.
+func (r *Reader) badMailbox(e *MailboxNameError) {
+	r.badNames++
+	if r.badName == nil {
+		r.badName = e
+	}
 }
 
 // NormalizeInbox spells INBOX in upper case when name is INBOX in any case,

@@ -94,7 +94,9 @@ func DecodeMUTF7(s string) (string, error) {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if !printableASCII(rune(c)) {
-			return "", fmt.Errorf("%w: %+q at %d", errMUTF7Octet, c, i)
+			// The octet in hex: read as a character it would be a
+			// Latin-1 guess at what is most often UTF-8.
+			return "", fmt.Errorf("%w: octet 0x%02x at %d", errMUTF7Octet, c, i)
 		}
 		if c != '&' {
 			b.WriteByte(c)

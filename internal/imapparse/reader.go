@@ -172,15 +172,17 @@ type Reader struct {
 	utf8 bool // mailbox names are UTF-8, not modified UTF-7
 
 	// State of the command being read, reset by begin.
-	line     []byte // segment in hand: up to CRLF or a literal announcement
-	pos      int    // parse position in line
-	lineLeft int    // MaxLine budget left for this command's segments
-	litLeft  int64  // MaxLiterals budget left
-	appLeft  int64  // MaxAppendTotal budget left
-	dropLeft int64  // octets that may still be discarded before giving up
-	tag      string // tag for errors
-	raw      bool   // reading a bare line (ReadLine): no literals, no tag
-	done     bool   // the rest of the command has been consumed already
+	line     []byte            // segment in hand: up to CRLF or a literal announcement
+	pos      int               // parse position in line
+	lineLeft int               // MaxLine budget left for this command's segments
+	litLeft  int64             // MaxLiterals budget left
+	appLeft  int64             // MaxAppendTotal budget left
+	dropLeft int64             // octets that may still be discarded before giving up
+	tag      string            // tag for errors
+	raw      bool              // reading a bare line (ReadLine): no literals, no tag
+	done     bool              // the rest of the command has been consumed already
+	badName  *MailboxNameError // first mailbox name that did not decode
+	badNames int               // how many did not decode
 }
 
 // NewReader returns a Reader over br. cont is called before the octets of a
@@ -209,6 +211,7 @@ func (r *Reader) begin(raw bool) {
 	r.tag = "*"
 	r.raw = raw
 	r.done = false
+	r.badName, r.badNames = nil, 0
 	if raw {
 		r.tag = ""
 	}

@@ -65,9 +65,6 @@ func TestSyntaxErrors(t *testing.T) {
 		{"a1 SELECT INBOX (QRESYNC (1 5 1:9 (1:3)))\r\n", "a1"},
 		{"a1 SELECT INBOX (QRESYNC (1 5 1:9 (1:3 1:*)))\r\n", "a1"},
 		{"a1 SELECT INBOX (QRESYNC (1 5 1:9 x))\r\n", "a1"},
-		{"a1 SELECT &Jjo\r\n", "a1"},  // modified UTF-7 not closed
-		{"a1 SELECT &AGE-\r\n", "a1"}, // "a" must not be encoded
-		{"a1 SELECT \"é\"\r\n", "a1"}, // raw 8-bit without UTF-8 mode
 		{"a1 CREATE x (USE (Drafts))\r\n", "a1"},
 		{"a1 CREATE x (FOO (\\Drafts))\r\n", "a1"},
 		{"a1 CREATE x (USE (\\Drafts  \\Sent))\r\n", "a1"},

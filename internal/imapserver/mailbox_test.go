@@ -231,7 +231,7 @@ func TestNonASCIIMailboxNames(t *testing.T) {
 		`* LIST (\HasChildren) "/" "`+taiwan+`"`,
 		`* LIST (\HasNoChildren) "/" "`+taiwan+`/Rock &- Roll"`)
 	lines(t, "STATUS modified UTF-7", c.ok(`STATUS "`+taiwan+`" (MESSAGES)`), `* STATUS "`+taiwan+`" (MESSAGES 0)`)
-	c.expectStatus(`CREATE "&Jjo!"`, "BAD") // not valid modified UTF-7
+	c.expectStatus(`CREATE "&Jjo!"`, "NO") // not valid modified UTF-7
 
 	// After ENABLE UTF8=ACCEPT names are UTF-8 both ways (RFC 6855 §3).
 	u := e.login(alice)
@@ -466,4 +466,55 @@ func TestQuota(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines(t, "GETQUOTA without limit", c.ok(`GETQUOTA ""`), `* QUOTA "" ()`)
+}
+
+// TestInvalidMailboxNames checks that a name that is not valid modified
+// UTF-7 in a session that has not enabled UTF-8 is a NO naming what the
+// client sent (the syntax is right; the name is not), and that LIST with
+// such a pattern simply matches nothing.
+func TestInvalidMailboxNames(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	c := e.login(alice)
+	c.ok("CREATE Work")
+	for _, cmd := range []string{
+		`CREATE "项目"`, // mbsync sends UTF-8 to rev1 servers
+		`SELECT "项目"`,
+		`EXAMINE "项目"`,
+		`DELETE "项目"`,
+		`SUBSCRIBE "项目"`,
+		`UNSUBSCRIBE "项目"`,
+		`STATUS "项目" (MESSAGES)`,
+		`RENAME Work "项目"`,
+		`RENAME "项目" Work2`,
+		`GETQUOTAROOT "项目"`,
+		"APPEND \"项目\" {3+}\r\nx\r\n",
+	} {
+		r := c.do(cmd)
+		prefix(t, cmd, r.status(), `NO [CANNOT] Mailbox name "项目" is not valid modified UTF-7`)
+	}
+	c.ok("SELECT Work")
+	for _, cmd := range []string{`COPY 1:* "项目"`, `MOVE 1:* "项目"`} {
+		prefix(t, cmd, c.do(cmd).status(), `NO [CANNOT] Mailbox name "项目"`)
+	}
+	// imaptest's atoms script: every atom character, which happens to be
+	// bad modified BASE64 after "&".
+	atoms := "!#$&'+,-.0123456789:;<=>?@^_`|[}"
+	prefix(t, "SELECT atoms", c.do("SELECT "+atoms).status(), `NO [CANNOT] Mailbox name "!#$&'+,-.0123456789:;<=>?@^_`+"`"+`|[}" is not valid modified UTF-7`)
+	lines(t, "LIST atoms", c.ok(`LIST "" `+atoms+"%*"))
+	lines(t, "LIST bad pattern", c.ok(`LIST "" "项*"`))
+	lines(t, "LIST bad reference", c.ok(`LIST "项" "*"`))
+	lines(t, "LSUB bad pattern", c.ok(`LSUB "" "项*"`))
+	lines(t, "LIST one good pattern of two", c.ok(`LIST "" ("项*" "Work")`), `* LIST (\HasNoChildren) "/" "Work"`)
+	// Bytes that are not UTF-8 either are shown escaped.
+	prefix(t, "Latin-1", c.do("CREATE {4+}\r\ncaf\xe9").status(), `NO [CANNOT] Mailbox name "caf\xe9" is not valid modified UTF-7`)
+	// None of this counts as a protocol error: the session goes on.
+	c.ok("NOOP")
+
+	// In UTF-8 mode the same names are fine (RFC 6855 §3).
+	u := e.login(alice)
+	u.ok("ENABLE UTF8=ACCEPT")
+	u.ok(`CREATE "项目"`)
+	lines(t, "LIST UTF-8", u.ok(`LIST "" "项*"`), `* LIST (\HasNoChildren) "/" "项目"`)
+	prefix(t, "invalid UTF-8", u.do("CREATE {4+}\r\ncaf\xe9").status(), `NO [CANNOT] Mailbox name "caf\xe9" is not valid UTF-8`)
 }

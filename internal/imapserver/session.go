@@ -14,10 +14,12 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/yizhan-mail/yizhan/internal/imapparse"
 	"github.com/yizhan-mail/yizhan/internal/inflate"
@@ -401,6 +403,11 @@ func (s *session) dispatch(ctx context.Context, cmd *imapparse.Command) {
 		return
 	}
 	// Authenticated or selected.
+	if cmd.BadName != nil && cmd.Name != "LIST" && cmd.Name != "LSUB" {
+		// A name no mailbox can have (LIST left such patterns out).
+		s.no(tag, "[CANNOT] "+badNameText(cmd.BadName))
+		return
+	}
 	switch cmd.Name {
 	case "STARTTLS", "LOGIN", "AUTHENTICATE":
 		s.bad(tag, "Already authenticated")
@@ -700,4 +707,26 @@ func (s *session) compress(tag string, a *imapparse.Compress) {
 	// used (internal/inflate says why the libraries' readers hang).
 	s.br = bufio.NewReaderSize(inflate.NewReader(s.br), ioBuffer)
 	s.newReader()
+}
+
+// badNameText says why a mailbox name is refused, quoting it as the
+// client sent it: a UTF-8 name sent to a session that has not enabled
+// UTF-8 is shown as the UTF-8 it is (RFC 9051 §9 allows UTF-8 in text),
+// not as Latin-1 characters; octets that are not UTF-8 are escaped.
+func badNameText(e *imapparse.MailboxNameError) string {
+	raw := e.Raw
+	const max = 200
+	if len(raw) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(raw[cut]) {
+			cut--
+		}
+		raw = raw[:cut] + "..."
+	}
+	if e.UTF8 {
+		return "Mailbox name " + strconv.Quote(raw) + " is not valid UTF-8"
+	}
+	// RFC 3501 §5.1.3; RFC 6855 §3 lets a client send UTF-8 once it has
+	// enabled UTF8=ACCEPT.
+	return "Mailbox name " + strconv.Quote(raw) + " is not valid modified UTF-7 (" + e.Reason + "); UTF-8 names need ENABLE UTF8=ACCEPT"
 }
