@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/yizhan-mail/yizhan/internal/dsn"
 )
 
 // Config is the whole configuration; field names follow the contract in
@@ -31,6 +33,7 @@ type Config struct {
 	DNS      DNS      `toml:"dns"`
 	Delivery Delivery `toml:"delivery"`
 	Queue    Queue    `toml:"queue"`
+	DSN      DSN      `toml:"dsn"`
 	Tracking Tracking `toml:"tracking"`
 	Limits   Limits   `toml:"limits"`
 	Log      Log      `toml:"log"`
@@ -86,6 +89,14 @@ type Queue struct {
 	DelayWarningAfter Duration   `toml:"delay_warning_after"`
 }
 
+// DSN configures the delivery status notifications (bounces, delay
+// warnings, success reports) sent to senders.
+type DSN struct {
+	// Language of their human-readable parts: "en", "zh-TW" or "zh-CN";
+	// a Chinese notice carries the English text after its own.
+	Language string `toml:"language"`
+}
+
 // Limits bound what one client or message may use. The defaults never
 // hinder a legitimate busy sender (a 32-connection load test from one IP
 // runs unthrottled).
@@ -133,6 +144,7 @@ func Default() Config {
 		},
 		Delivery: Delivery{RemotePort: 25, SmarthostTLS: "starttls", MaxConnections: 100, MaxPerHost: 10},
 		Tracking: Tracking{Keep: Duration(30 * 24 * time.Hour)},
+		DSN:      DSN{Language: string(dsn.English)},
 		Queue: Queue{
 			RetrySchedule: []Duration{
 				Duration(5 * time.Minute), Duration(10 * time.Minute), Duration(30 * time.Minute),
@@ -371,6 +383,14 @@ func (c Config) Validate() error {
 		if d <= 0 {
 			return fmt.Errorf("queue.retry_schedule[%d] must be positive", i)
 		}
+	}
+	if _, err := dsn.ParseLanguage(c.DSN.Language); err != nil || c.DSN.Language == "" {
+		var names []string
+		for _, l := range dsn.Languages() {
+			names = append(names, fmt.Sprintf("%q", l))
+		}
+		return fmt.Errorf("dsn.language %q: want %s or %s", c.DSN.Language,
+			strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -342,6 +342,25 @@ func TestBadValues(t *testing.T) {
 	}
 }
 
+// TestDSNLanguage: [dsn] language picks the language of delivery status
+// notifications: English by default, a known tag in any case, and an
+// unknown one is an error that names the key and the choices.
+func TestDSNLanguage(t *testing.T) {
+	if got := Default().DSN.Language; got != "en" {
+		t.Errorf("default dsn.language = %q, want \"en\"", got)
+	}
+	for _, v := range []string{"en", "zh-TW", "zh-CN", "zh-tw"} {
+		if c := mustParse(t, "[dsn]\nlanguage = \""+v+"\""); c.DSN.Language != v {
+			t.Errorf("dsn.language = %q, want %q", c.DSN.Language, v)
+		}
+	}
+	for _, v := range []string{"fr", "zh", "zh_TW", ""} {
+		wantErr(t, "[dsn]\nlanguage = \""+v+"\"", `dsn.language "`+v+`"`, `"en", "zh-TW" or "zh-CN"`)
+	}
+	wantErr(t, "[dsn]\nlanguage = 1", "dsn.language", "integer")
+	wantErr(t, "[dsn]\nlang = \"en\"", "unknown key dsn.lang")
+}
+
 func TestResolveOrder(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)

@@ -33,7 +33,8 @@ type smtpBackend struct {
 	log      *slog.Logger
 	routes   routeCache // RCPT-time resolutions, reused at delivery
 	hostname string
-	srs      *srs.Codec // rewrites the sender of forwarded mail
+	srs      *srs.Codec   // rewrites the sender of forwarded mail
+	language dsn.Language // of the notifications ([dsn] language)
 }
 
 // routeTTL bounds how long an accepted recipient's resolution is reused.
@@ -174,7 +175,7 @@ func (b *smtpBackend) Deliver(ctx context.Context, env *smtpserver.Envelope, msg
 		if d := env.DSN[rcpt]; len(res.Local) > 0 && env.From != "" && strings.Contains(d.Notify, "SUCCESS") {
 			// RFC 3461 §6.2.1: delivered here, so we report it.
 			delivered = append(delivered, dsn.Recipient{Address: rcpt, OriginalRcpt: d.ORcpt, Action: dsn.Delivered, Status: "2.0.0",
-				LastAttempt: time.Now(), Explanation: "your message was delivered to the recipient's mailbox."})
+				LastAttempt: time.Now(), Reason: dsn.Reason{Kind: dsn.ReasonDeliveredMailbox}})
 		}
 		for _, r := range res.Remote {
 			if k := strings.ToLower(r); !seen[k] {
@@ -248,6 +249,7 @@ func (b *smtpBackend) notifyDelivered(ctx context.Context, env *smtpserver.Envel
 		ReportingMTA: b.hostname, ArrivalDate: env.Arrived, EnvelopeID: env.EnvID,
 		From: "MAILER-DAEMON@" + b.hostname, To: env.From, Recipients: rcpts,
 		Original: bytes.NewReader(header), ReturnHeadersOnly: true, Date: time.Now(),
+		Language: b.language,
 	})
 	if err == nil {
 		err = b.injectNotification(ctx, env.From, msg, env.TrackingID)

@@ -24,6 +24,7 @@ import (
 	"github.com/yizhan-mail/yizhan/internal/config"
 	"github.com/yizhan-mail/yizhan/internal/connlimit"
 	"github.com/yizhan-mail/yizhan/internal/delivery"
+	"github.com/yizhan-mail/yizhan/internal/dsn"
 	"github.com/yizhan-mail/yizhan/internal/fulltext"
 	"github.com/yizhan-mail/yizhan/internal/imapserver"
 	"github.com/yizhan-mail/yizhan/internal/pop3server"
@@ -82,7 +83,11 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 	srsCodec := srs.New(srsKey)
 	rt := router.New(router.NewCache(st, st.DirectoryVersion), cfg.Hostname).WithSRS(srsCodec)
 	mda := delivery.New(st, log)
-	smtpBack := &smtpBackend{st: st, rt: rt, mda: mda, log: log, hostname: cfg.Hostname, srs: srsCodec}
+	lang, err := dsn.ParseLanguage(cfg.DSN.Language)
+	if err != nil {
+		return fmt.Errorf("dsn.language: %w", err)
+	}
+	smtpBack := &smtpBackend{st: st, rt: rt, mda: mda, log: log, hostname: cfg.Hostname, srs: srsCodec, language: lang}
 
 	var servers []server
 	var wg sync.WaitGroup
@@ -282,6 +287,7 @@ func newRunner(cfg config.Config, st *store.Store, b *smtpBackend, log *slog.Log
 		Resolver:             res,
 		Logger:               log,
 		Bounce:               b.injectNotification,
+		Language:             b.language,
 	}
 	for _, d := range cfg.Queue.RetrySchedule {
 		qc.RetrySchedule = append(qc.RetrySchedule, d.D())

@@ -9,6 +9,11 @@
 // becomes message/global-delivery-status with "utf-8" address types (RFC 6533
 // §3), so the report can be delivered to SMTPUTF8 users unchanged.
 //
+// The human-readable parts are written in Report.Language: English,
+// Traditional Chinese or Simplified Chinese; a Chinese notice carries the
+// English text after its own (see humanText). The reasons are not free
+// text but a Reason each, worded at rendering time.
+//
 // Build only renders bytes. The caller queues them with an empty envelope
 // sender (MAIL FROM:<>, RFC 5321 §4.5.5) so that a DSN never causes another.
 package dsn
@@ -19,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"mime/quotedprintable"
 	"strings"
 	"time"
@@ -58,7 +64,9 @@ type Recipient struct {
 	DiagnosticCode string    // the remote SMTP reply, verbatim (may be multi-line); "" if none (DNS failures etc.)
 	LastAttempt    time.Time // zero if none
 	WillRetryUntil time.Time // for Delayed only
-	Explanation    string    // one plain-language sentence for humans; Explain's result is used if ""
+	// Reason is what the text part says happened; the zero value means
+	// the one Action, Status and DiagnosticCode give (Explain).
+	Reason Reason
 }
 
 // Report is one DSN.
@@ -75,6 +83,7 @@ type Report struct {
 	MaxOriginal       int64       // if >0 and the original is bigger, attach its header only
 	Date              time.Time   // the DSN's Date:; now if zero
 	MessageID         string      // without angle brackets; generated from random bytes + ReportingMTA if ""
+	Language          Language    // of the human-readable parts; "" = English
 }
 
 // maxLine is the RFC 5322 §2.1.1 limit on a line, without its CRLF.
@@ -86,13 +95,6 @@ const foldAt = 78
 
 // dateLayout is the RFC 5322 §3.3 date-time format.
 const dateLayout = "Mon, 2 Jan 2006 15:04:05 -0700"
-
-// Subjects of the three kinds of DSN. Plain ASCII, so no RFC 2047 encoding.
-const (
-	subjectFailed    = "Undelivered Mail Returned to Sender"
-	subjectDelayed   = "Delivery Status Notification (Delay)"
-	subjectOtherwise = "Delivery Status Notification"
-)
 
 // maxBoundaryTries bounds the search for a boundary not found in any part;
 // with 130 random bits a second try is already practically never needed.
@@ -113,6 +115,11 @@ func Build(r *Report) ([]byte, error) {
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
+	lang, err := ParseLanguage(string(r.Language))
+	if err != nil {
+		return nil, err
+	}
+	t := catalog(lang)
 	reportingMTA, err := hostForDNS(r.ReportingMTA)
 	if err != nil {
 		return nil, fmt.Errorf("dsn: reporting MTA %q: %w", r.ReportingMTA, err)
@@ -130,18 +137,18 @@ func Build(r *Report) ([]byte, error) {
 
 	var orig *original
 	if r.Original != nil {
-		orig, err = readOriginal(r.Original, r.MaxOriginal, r.ReturnHeadersOnly)
+		orig, err = readOriginal(r.Original, r.MaxOriginal, r.ReturnHeadersOnly, t)
 		if err != nil {
 			return nil, err
 		}
 	}
 
 	global := r.needsGlobal()
-	status, err := r.statusPart(reportingMTA, global)
+	status, err := r.statusPart(reportingMTA, global, t)
 	if err != nil {
 		return nil, err
 	}
-	parts := []part{textPart(humanText(r, orig)), status}
+	parts := []part{textPart(humanText(r, orig, lang), t), status}
 	if orig != nil {
 		parts = append(parts, orig.part())
 	}
@@ -152,13 +159,14 @@ func Build(r *Report) ([]byte, error) {
 	}
 
 	var b bytes.Buffer
-	// Display names are ASCII; addresses may be UTF-8 only for SMTPUTF8
-	// senders, who accept RFC 6532 headers.
-	writeLine(&b, "From: Mail Delivery System <"+r.From+">")
+	// A display name outside ASCII is an RFC 2047 §5(3) encoded-word;
+	// addresses may be UTF-8 only for SMTPUTF8 senders, who accept RFC
+	// 6532 headers.
+	writeLine(&b, "From: "+encodeWords(t.fromName)+" <"+r.From+">")
 	writeLine(&b, "To: <"+r.To+">")
 	writeLine(&b, "Date: "+date.Format(dateLayout))
 	writeLine(&b, "Message-ID: <"+msgID+">")
-	writeLine(&b, "Subject: "+r.subject())
+	writeField(&b, "Subject", r.subject(t))
 	writeLine(&b, "MIME-Version: 1.0")
 	// RFC 6522 §3 (multipart/report) with RFC 3464 §2's report-type.
 	writeLine(&b, "Content-Type: multipart/report; report-type=delivery-status;")
@@ -248,21 +256,39 @@ func validStatus(s string) bool {
 	return true
 }
 
-// subject picks the Subject by the worst news in the report.
-func (r *Report) subject() string {
-	delayed := false
-	for _, rc := range r.Recipients {
-		switch rc.Action {
-		case Failed:
-			return subjectFailed
-		case Delayed:
-			delayed = true
+// subject picks the Subject by the worst news in the report, RFC 2047
+// encoded when it is not ASCII (§5(1)). A language other than English
+// adds the English subject, as the text part adds the English text.
+func (r *Report) subject(t *texts) string {
+	pick := func(t *texts) string {
+		delayed := false
+		for _, rc := range r.Recipients {
+			switch rc.Action {
+			case Failed:
+				return t.subjectFailed
+			case Delayed:
+				delayed = true
+			}
 		}
+		if delayed {
+			return t.subjectDelayed
+		}
+		return t.subjectOther
 	}
-	if delayed {
-		return subjectDelayed
+	s := encodeWords(pick(t))
+	if t.englishAfter {
+		s += " (" + pick(&en) + ")"
 	}
-	return subjectOtherwise
+	return s
+}
+
+// encodeWords returns s as it may stand in an unstructured header field
+// or a display name: unchanged if it is ASCII, else as RFC 2047 "B"
+// encoded-words in UTF-8, each at most 75 characters (§2), separated by
+// spaces at which writeField may fold. "B" because CJK text is shorter in
+// base64 than in "Q".
+func encodeWords(s string) string {
+	return mime.BEncoding.Encode("utf-8", s)
 }
 
 // needsGlobal reports whether a recipient address in the status part is
@@ -277,7 +303,7 @@ func (r *Report) needsGlobal() bool {
 }
 
 // statusPart renders the machine-readable part (RFC 3464 §2.2, §2.3).
-func (r *Report) statusPart(reportingMTA string, global bool) (part, error) {
+func (r *Report) statusPart(reportingMTA string, global bool, t *texts) (part, error) {
 	var b bytes.Buffer
 	// Per-message fields, RFC 3464 §2.2.
 	if r.EnvelopeID != "" {
@@ -332,7 +358,7 @@ func (r *Report) statusPart(reportingMTA string, global bool) (part, error) {
 	}
 	return part{
 		header: []string{
-			"Content-Description: Delivery report",
+			"Content-Description: " + encodeWords(t.descStatus),
 			"Content-Type: " + typ,
 			"Content-Transfer-Encoding: " + cte,
 		},
@@ -440,9 +466,18 @@ func cutUTF8(s string, n int) int {
 
 // textPart encodes the human-readable text as text/plain; charset=utf-8,
 // quoted-printable when it is not short-lined ASCII (RFC 2045 §6.7) so
-// that it survives any relay.
-func textPart(text string) part {
-	h := []string{"Content-Description: Notification", "Content-Type: text/plain; charset=utf-8"}
+// that it survives any relay. Content-Language (RFC 3282) names the
+// languages it is written in, in their order.
+func textPart(text string, t *texts) part {
+	langs := string(t.language)
+	if t.englishAfter {
+		langs += ", " + string(English)
+	}
+	h := []string{
+		"Content-Description: " + encodeWords(t.descText),
+		"Content-Type: text/plain; charset=utf-8",
+		"Content-Language: " + langs,
+	}
 	plain := isASCII(text)
 	for l := range strings.Lines(text) {
 		if len(strings.TrimRight(l, "\n")) > foldAt {
@@ -524,12 +559,13 @@ type original struct {
 	data        []byte // the whole message, or only its header section
 	headersOnly bool   // data is only the header section
 	header8bit  bool   // the header has 8-bit bytes (RFC 6532 UTF-8 headers)
+	t           *texts // the wording of its description
 }
 
 // readOriginal reads the original message, at most limit+1 bytes when
 // limit > 0, and decides how much of it can be returned. It returns nil
 // when nothing is left to return (an empty message).
-func readOriginal(rd io.Reader, limit int64, headersOnly bool) (*original, error) {
+func readOriginal(rd io.Reader, limit int64, headersOnly bool, t *texts) (*original, error) {
 	if limit > 0 {
 		rd = io.LimitReader(rd, limit+1)
 	}
@@ -560,7 +596,7 @@ func readOriginal(rd io.Reader, limit int64, headersOnly bool) (*original, error
 	} else if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
 		hdr = data[:i+2]
 	}
-	o := &original{data: data, header8bit: !isASCII(string(hdr))}
+	o := &original{data: data, header8bit: !isASCII(string(hdr)), t: t}
 	// message/rfc822 allows only 7bit and 8bit (RFC 2046 §5.2.1): a message
 	// with over-long lines or NULs cannot be returned whole, so send its
 	// header, which a text/* type may quoted-printable encode.
@@ -581,13 +617,13 @@ func (o *original) part() part {
 	var typ, desc string
 	switch {
 	case o.headersOnly && o.header8bit:
-		typ, desc = "message/global-headers", "Undelivered Message Headers"
+		typ, desc = "message/global-headers", o.t.descHeaders
 	case o.headersOnly:
-		typ, desc = "text/rfc822-headers", "Undelivered Message Headers"
+		typ, desc = "text/rfc822-headers", o.t.descHeaders
 	case o.header8bit:
-		typ, desc = "message/global", "Undelivered Message"
+		typ, desc = "message/global", o.t.descMessage
 	default:
-		typ, desc = "message/rfc822", "Undelivered Message"
+		typ, desc = "message/rfc822", o.t.descMessage
 	}
 	cte, body := "7bit", o.data
 	switch {
@@ -602,7 +638,7 @@ func (o *original) part() part {
 	}
 	return part{
 		header: []string{
-			"Content-Description: " + desc,
+			"Content-Description: " + encodeWords(desc),
 			"Content-Type: " + typ,
 			"Content-Transfer-Encoding: " + cte,
 		},

@@ -50,14 +50,14 @@ func report() *Report {
 				DiagnosticCode: "550 5.1.1 <bob@example.net>: no such user",
 				LastAttempt:    attempt,
 				WillRetryUntil: retryEnd, // must not appear: not delayed
-				Explanation:    Explain("5.1.1", "example.net", "550 5.1.1 no such user"),
+				Reason:         Explain("5.1.1", "example.net", "550 5.1.1 no such user"),
 			},
 			{
 				Address:     "carol@demodomain.tw",
 				Action:      Failed,
 				Status:      "5.1.2",
 				LastAttempt: attempt,
-				Explanation: Explain("5.1.2", "demodomain.tw", ""),
+				Reason:      Explain("5.1.2", "demodomain.tw", ""),
 			},
 		},
 	}
@@ -283,7 +283,7 @@ func TestBuildDelay(t *testing.T) {
 		Status:         "4.4.1",
 		LastAttempt:    attempt,
 		WillRetryUntil: retryEnd,
-		Explanation:    Explain("4.4.1", "slow.example", ""),
+		Reason:         Explain("4.4.1", "slow.example", ""),
 	}}
 	_, e, parts := build(t, r)
 
@@ -429,7 +429,7 @@ func TestNoBareLineEnds(t *testing.T) {
 	r := report()
 	r.Original = strings.NewReader("Subject: x\nFrom: a@example.com\n\nline1\nline2\rline3\r\nlast")
 	r.Recipients[0].DiagnosticCode = "550-5.1.1 first line\r\n550-5.1.1 second\n550 5.1.1 third\r"
-	r.Recipients[0].Explanation = "two\nlines"
+	r.Recipients[0].Reason = Reason{Kind: ReasonNotDelivered, Domain: "two\nlines"}
 	_, _, parts := build(t, r) // build checks every byte for bare CR and LF
 
 	want := "Subject: x\r\nFrom: a@example.com\r\n\r\nline1\r\nline2\r\nline3\r\nlast\r\n"
@@ -573,6 +573,8 @@ func TestExplain(t *testing.T) {
 		{"5.6.7", "example.net", "553 5.6.7 no SMTPUTF8", "the message needs SMTPUTF8 (international addresses), which the receiving server does not support."},
 		{"4.4.1", "slow.example", "", "could not connect to the mail server of slow.example."},
 		{"4.4.2", "slow.example", "", "could not connect to the mail server of slow.example."},
+		{"4.4.3", "flaky.example", "DNS timeout looking up flaky.example", "the DNS lookup for flaky.example failed for now."},
+		{"4.4.4", "flaky.example", "", "the mail servers of flaky.example have no address in DNS."},
 		{"4.4.7", "slow.example", "", "the mail system gave up after trying for too long."},
 		{"5.4.7", "slow.example", "", "the mail system gave up after trying for too long."},
 		{"5.3.4", "example.net", "552 5.3.4 too big", "the message is too big for the receiving server."},
@@ -584,7 +586,7 @@ func TestExplain(t *testing.T) {
 		{"5.1.2", "", "", "the recipient's domain has no mail server (no MX record)."},
 	}
 	for _, c := range cases {
-		if got := Explain(c.status, c.domain, c.reply); got != c.want {
+		if got := Explain(c.status, c.domain, c.reply).Text(English); got != c.want {
 			t.Errorf("Explain(%q, %q, %q) = %q, want %q", c.status, c.domain, c.reply, got, c.want)
 		}
 	}

@@ -1,19 +1,99 @@
 package dsn
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
-// textWidth is where the human-readable part is wrapped, so it reads well
-// in any mail client and needs no soft line breaks when it is ASCII.
+// textWidth is where the human-readable part is wrapped, in display
+// columns (a CJK character takes two), so it reads well in any mail client
+// and needs no soft line breaks when it is ASCII.
 const textWidth = 72
+
+// ReasonKind names one plain-language reason a notice can give for what
+// happened to a recipient. Reasons are kept apart from their wording so
+// that a notice is written in its reader's language (Report.Language).
+type ReasonKind string
+
+// The reasons. The comment says when each is given.
+const (
+	ReasonNullMX           ReasonKind = "null-mx"           // 5.1.10: the domain publishes a null MX (RFC 7505)
+	ReasonNoMailServer     ReasonKind = "no-mail-server"    // 5.1.2, nothing answered: no MX and no address
+	ReasonNoSuchDomain     ReasonKind = "no-such-domain"    // 5.1.2: NXDOMAIN
+	ReasonMXNamesNoHost    ReasonKind = "mx-names-no-host"  // MX records exist but none names a host
+	ReasonInvalidDomain    ReasonKind = "invalid-domain"    // not a domain name at all
+	ReasonNoAddress        ReasonKind = "no-address"        // a host without AAAA or A records
+	ReasonMXNoAddress      ReasonKind = "mx-no-address"     // 4.4.4: the MX hosts do not resolve
+	ReasonDNSTemporary     ReasonKind = "dns-temporary"     // 4.4.3: DNS failed for now
+	ReasonNoSuchMailbox    ReasonKind = "no-such-mailbox"   // 5.1.1
+	ReasonMailboxFull      ReasonKind = "mailbox-full"      // 4.2.2, 5.2.2
+	ReasonMailLoop         ReasonKind = "mail-loop"         // 5.4.6
+	ReasonNeedsSMTPUTF8    ReasonKind = "needs-smtputf8"    // 5.6.7
+	ReasonCannotConnect    ReasonKind = "cannot-connect"    // 4.4.1, 4.4.2
+	ReasonGaveUp           ReasonKind = "gave-up"           // 4.4.7, 5.4.7
+	ReasonTooBig           ReasonKind = "too-big"           // 5.3.4, 5.2.3
+	ReasonPolicy           ReasonKind = "policy"            // 5.7.1
+	ReasonDelivered        ReasonKind = "delivered"         // any 2.x.x
+	ReasonDeliveredMailbox ReasonKind = "delivered-mailbox" // delivered here, into the mailbox
+	ReasonTemporary        ReasonKind = "temporary"         // any other 4.x.x
+	ReasonRejected         ReasonKind = "rejected"          // any other 5.x.x with a reply
+	ReasonNotDelivered     ReasonKind = "not-delivered"     // any other 5.x.x without one
+	ReasonRelayed          ReasonKind = "relayed"           // Action relayed, next hop unknown
+	ReasonRelayedTo        ReasonKind = "relayed-to"        // Action relayed to Reason.Host
+	ReasonExpanded         ReasonKind = "expanded"          // Action expanded
+)
+
+// reasonKinds lists every ReasonKind; each language has a wording for each.
+var reasonKinds = []ReasonKind{
+	ReasonNullMX, ReasonNoMailServer, ReasonNoSuchDomain, ReasonMXNamesNoHost, ReasonInvalidDomain,
+	ReasonNoAddress, ReasonMXNoAddress, ReasonDNSTemporary, ReasonNoSuchMailbox, ReasonMailboxFull,
+	ReasonMailLoop, ReasonNeedsSMTPUTF8, ReasonCannotConnect, ReasonGaveUp, ReasonTooBig, ReasonPolicy,
+	ReasonDelivered, ReasonDeliveredMailbox, ReasonTemporary, ReasonRejected, ReasonNotDelivered,
+	ReasonRelayed, ReasonRelayedTo, ReasonExpanded,
+}
+
+// Reason is why a recipient's message did or did not arrive, with what the
+// sentence names.
+type Reason struct {
+	Kind   ReasonKind
+	Domain string // the domain (or host) the reason is about; "" = the recipient's domain, unnamed
+	Host   string // for ReasonRelayedTo: the system the message was handed to
+}
+
+// Text words r as one sentence in lang. It starts in lower case in
+// English, as it may start with a domain name.
+func (r Reason) Text(lang Language) string {
+	t := catalog(lang)
+	s, ok := t.reasons[r.Kind]
+	if !ok {
+		// Only a caller's typo gets here; say something true.
+		s = t.reasons[ReasonNotDelivered]
+	}
+	d := r.Domain
+	if d == "" {
+		d = t.theDomain
+	}
+	return strings.NewReplacer("{d}", d, "{h}", r.Host).Replace(s)
+}
 
 // humanText writes the first part of the report (RFC 3464 §2: "a
 // human-readable explanation"): for each recipient what happened and why,
-// in words a sender who knows nothing about SMTP can act on.
-func humanText(r *Report, orig *original) string {
+// in words a sender who knows nothing about SMTP can act on. A language
+// other than English is followed by the English text, for a sender (or
+// an administrator) who does not read it.
+func humanText(r *Report, orig *original, lang Language) string {
+	t := catalog(lang)
+	s := oneText(r, orig, t)
+	if t.englishAfter {
+		s += "\n" + t.englishHeading + "\n\n" + oneText(r, orig, &en)
+	}
+	return s
+}
+
+// oneText is humanText in the language of t.
+func oneText(r *Report, orig *original, t *texts) string {
 	var failed, delayed, done []Recipient
 	for _, rc := range r.Recipients {
 		switch rc.Action {
@@ -34,25 +114,18 @@ func humanText(r *Report, orig *original) string {
 		b.WriteString("\n")
 	}
 
-	para("This is the mail system at " + r.ReportingMTA + ".")
+	para(t.greeting(r.ReportingMTA))
 	switch {
 	case len(failed) > 0:
-		intro := "I'm sorry, but your message could not be delivered to " +
-			count(len(failed), "recipient") + ". This is a permanent error: " +
-			"sending it again will most likely fail the same way."
+		intro := t.introFailed(len(failed))
 		if len(delayed) > 0 {
-			intro += " Delivery to " + count(len(delayed), "other recipient") +
-				" is still being tried; there is nothing you need to do for " +
-				plural(len(delayed), "that one", "those") + "."
+			intro += t.sentenceGap + t.alsoDelayed(len(delayed))
 		}
 		para(intro)
 	case len(delayed) > 0:
-		para("Your message has not been delivered yet to " +
-			plural(len(delayed), "the recipient", "the recipients") + " below. " +
-			"This is only a warning: delivery is still being tried, " +
-			"and you do not need to send the message again.")
+		para(t.introDelayed(len(delayed)))
 	default:
-		para("Here is the delivery report you asked for.")
+		para(t.introReport)
 	}
 
 	section := func(title string, rcs []Recipient) {
@@ -61,28 +134,28 @@ func humanText(r *Report, orig *original) string {
 		}
 		b.WriteString(title + "\n\n")
 		for _, rc := range rcs {
-			recipientText(&b, rc)
+			recipientText(&b, rc, t)
 			b.WriteString("\n")
 		}
 	}
-	section("Could not be delivered:", failed)
-	section("Delayed, still trying:", delayed)
-	section("Delivered:", done)
+	section(t.sectionFailed, failed)
+	section(t.sectionDelayed, delayed)
+	section(t.sectionDone, done)
 
 	switch {
 	case orig == nil:
 	case orig.headersOnly:
-		para("The header of your message is attached below.")
+		para(t.attachedHeader)
 	default:
-		para("Your message is attached below.")
+		para(t.attachedMessage)
 	}
-	para("Technical details for your mail administrator are in the attached delivery report.")
+	para(t.footer)
 	return strings.TrimRight(b.String(), "\n") + "\n"
 }
 
 // recipientText describes one recipient: address, reason, remote reply and,
 // for a delay, until when delivery is retried.
-func recipientText(b *strings.Builder, rc Recipient) {
+func recipientText(b *strings.Builder, rc Recipient, t *texts) {
 	line := func(indent, s string) {
 		for _, l := range wrap(s, indent, textWidth) {
 			b.WriteString(l + "\n")
@@ -91,87 +164,86 @@ func recipientText(b *strings.Builder, rc Recipient) {
 	head := rc.Address
 	if _, orcpt, ok := strings.Cut(rc.OriginalRcpt, ";"); ok {
 		if orcpt = strings.TrimSpace(orcpt); orcpt != "" && !strings.EqualFold(orcpt, rc.Address) {
-			head += " (you wrote to " + orcpt + ")"
+			head += t.wroteTo(orcpt)
 		}
 	}
 	line("  ", oneLine(head))
-
-	why := oneLine(rc.Explanation)
-	if why == "" {
-		switch rc.Action {
-		case Relayed:
-			why = "passed on to a mail system that does not send delivery reports."
-		case Expanded:
-			why = "delivered to a forwarding address or mailing list, which passed it on."
-		default:
-			why = Explain(rc.Status, domainOf(rc.Address), rc.DiagnosticCode)
-		}
-	}
-	line("    ", "Reason: "+why)
+	line("    ", t.reasonLabel+oneLine(rc.reason().Text(t.language)))
 
 	if reply := joinReply(rc.DiagnosticCode); reply != "" {
-		who := "The receiving server"
-		if rc.RemoteMTA != "" {
-			who += " (" + rc.RemoteMTA + ")"
-		}
-		line("    ", who+" replied:")
+		line("    ", t.replied(oneLine(rc.RemoteMTA)))
 		line("      ", oneLine(reply))
 	}
 	if rc.Action == Delayed {
 		if rc.WillRetryUntil.IsZero() {
-			line("    ", "Delivery will be retried for a while. You do not need to send the message again.")
+			line("    ", t.retry)
 		} else {
-			line("    ", "Delivery will be retried until "+rc.WillRetryUntil.Format(dateLayout)+
-				". You do not need to send the message again; if it still cannot be delivered by then, you will be told.")
+			line("    ", t.retryUntil(rc.WillRetryUntil))
 		}
 	}
 }
 
-// Explain turns an enhanced status code (RFC 3463), the recipient's domain
-// and the remote SMTP reply ("" if there was none) into one plain sentence
-// for Recipient.Explanation. The sentence starts in lower case, as it may
-// start with a domain name.
-func Explain(status, domain, reply string) string {
-	if domain == "" {
-		domain = "the recipient's domain"
+// reason is the recipient's Reason, or the one its action and status
+// give when the caller set none.
+func (rc Recipient) reason() Reason {
+	if rc.Reason.Kind != "" {
+		return rc.Reason
 	}
+	switch rc.Action {
+	case Relayed:
+		if rc.RemoteMTA != "" {
+			return Reason{Kind: ReasonRelayedTo, Host: rc.RemoteMTA}
+		}
+		return Reason{Kind: ReasonRelayed}
+	case Expanded:
+		return Reason{Kind: ReasonExpanded}
+	}
+	return Explain(rc.Status, domainOf(rc.Address), rc.DiagnosticCode)
+}
+
+// Explain turns an enhanced status code (RFC 3463), the recipient's domain
+// and the remote SMTP reply ("" if there was none) into the Reason for
+// Recipient.Reason.
+func Explain(status, domain, reply string) Reason {
 	// The first row whose status matches, and that does not require the
-	// absence of a reply when there was one, wins; {d} is the domain.
+	// absence of a reply when there was one, wins.
 	table := []struct {
 		status  string
 		noReply bool // only when nothing answered: a DNS finding
-		text    string
+		kind    ReasonKind
 	}{
-		{"5.1.10", false, "{d} accepts no mail (it publishes a null MX record)."},
-		{"5.1.2", true, "{d} has no mail server (no MX record)."},
-		{"5.1.2", false, "{d} does not exist (no such domain in DNS)."},
-		{"5.1.1", false, "the receiving server says this mailbox does not exist."},
-		{"4.2.2", false, "the recipient's mailbox is full."},
-		{"5.2.2", false, "the recipient's mailbox is full."},
-		{"5.4.6", false, "the message went round in a mail loop (it has too many Received headers)."},
-		{"5.6.7", false, "the message needs SMTPUTF8 (international addresses), which the receiving server does not support."},
-		{"4.4.1", false, "could not connect to the mail server of {d}."},
-		{"4.4.2", false, "could not connect to the mail server of {d}."},
-		{"4.4.7", false, "the mail system gave up after trying for too long."},
-		{"5.4.7", false, "the mail system gave up after trying for too long."},
-		{"5.3.4", false, "the message is too big for the receiving server."},
-		{"5.2.3", false, "the message is too big for the receiving server."},
-		{"5.7.1", false, "the receiving server refused the message (policy)."},
+		{"5.1.10", false, ReasonNullMX},
+		{"5.1.2", true, ReasonNoMailServer},
+		{"5.1.2", false, ReasonNoSuchDomain},
+		{"5.1.1", false, ReasonNoSuchMailbox},
+		{"4.2.2", false, ReasonMailboxFull},
+		{"5.2.2", false, ReasonMailboxFull},
+		{"5.4.6", false, ReasonMailLoop},
+		{"5.6.7", false, ReasonNeedsSMTPUTF8},
+		{"4.4.1", false, ReasonCannotConnect},
+		{"4.4.2", false, ReasonCannotConnect},
+		{"4.4.3", false, ReasonDNSTemporary},
+		{"4.4.4", false, ReasonMXNoAddress},
+		{"4.4.7", false, ReasonGaveUp},
+		{"5.4.7", false, ReasonGaveUp},
+		{"5.3.4", false, ReasonTooBig},
+		{"5.2.3", false, ReasonTooBig},
+		{"5.7.1", false, ReasonPolicy},
 	}
 	for _, e := range table {
 		if e.status == status && (!e.noReply || reply == "") {
-			return strings.ReplaceAll(e.text, "{d}", domain)
+			return Reason{Kind: e.kind, Domain: domain}
 		}
 	}
 	switch {
 	case strings.HasPrefix(status, "2."):
-		return "the message was delivered."
+		return Reason{Kind: ReasonDelivered, Domain: domain}
 	case strings.HasPrefix(status, "4."):
-		return fmt.Sprintf("a temporary problem is delaying delivery to %s.", domain)
+		return Reason{Kind: ReasonTemporary, Domain: domain}
 	case strings.HasPrefix(status, "5.") && reply != "":
-		return "the receiving server rejected the message."
+		return Reason{Kind: ReasonRejected, Domain: domain}
 	default:
-		return fmt.Sprintf("the message could not be delivered to %s.", domain)
+		return Reason{Kind: ReasonNotDelivered, Domain: domain}
 	}
 }
 
@@ -183,9 +255,9 @@ func domainOf(addr string) string {
 	return ""
 }
 
-// count writes n and noun, in the plural unless n is 1.
+// count writes n and noun, in the plural unless n is 1 (English only).
 func count(n int, noun string) string {
-	return fmt.Sprintf("%d %s", n, plural(n, noun, noun+"s"))
+	return strconv.Itoa(n) + " " + plural(n, noun, noun+"s")
 }
 
 // plural picks the singular or plural phrase for n.
@@ -199,23 +271,129 @@ func plural(n int, one, many string) string {
 // oneLine flattens s into one line of text without control characters, as
 // caller-supplied text must not break the layout.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ToValidUTF8(s, "?")), " ")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+	return strings.Join(strings.Fields(s), " ")
 }
 
-// wrap splits s into lines of at most width characters, each starting with
-// indent; words longer than a line stay whole.
+// unit is a piece of text a line is never broken inside: a word of a
+// script written with spaces, or one CJK character together with the
+// punctuation that must stay with it.
+type unit struct {
+	text  string
+	space bool // a space separates it from the unit before
+}
+
+// noBreakBefore holds the full-width punctuation that may not start a
+// line, noBreakAfter the punctuation that may not end one (the basic
+// rules of Chinese and Japanese line breaking).
+const (
+	noBreakBefore = "，。、；：！？）」』】〉》～％"
+	noBreakAfter  = "（「『【〈《"
+)
+
+// units splits s into units: at spaces, and between CJK characters, which
+// are written without spaces and may be broken between.
+func units(s string) []unit {
+	var out []unit
+	space := false
+	var word strings.Builder
+	glue := func(text string, wide bool) {
+		n := len(out)
+		switch {
+		case n > 0 && !space && strings.ContainsAny(lastRune(out[n-1].text), noBreakAfter):
+			out[n-1].text += text // "（" + what follows
+		case n > 0 && !space && wide && strings.ContainsAny(text, noBreakBefore):
+			out[n-1].text += text // what precedes + "。"
+		default:
+			out = append(out, unit{text: text, space: space && n > 0})
+		}
+		space = false
+	}
+	flush := func() {
+		if word.Len() > 0 {
+			glue(word.String(), false)
+			word.Reset()
+		}
+	}
+	for _, r := range s {
+		switch {
+		case unicode.IsSpace(r):
+			flush()
+			space = true
+		case isWide(r):
+			flush()
+			glue(string(r), true)
+		default:
+			word.WriteRune(r)
+		}
+	}
+	flush()
+	return out
+}
+
+func lastRune(s string) string {
+	_, n := utf8.DecodeLastRuneInString(s)
+	return s[len(s)-n:]
+}
+
+// wrap splits s into lines of at most width display columns, each
+// starting with indent; units longer than a line stay whole.
 func wrap(s, indent string, width int) []string {
 	var lines []string
-	line := indent
-	for _, w := range strings.Fields(s) {
-		if line != indent && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w) > width {
+	line, w := indent, columns(indent)
+	for _, u := range units(s) {
+		uw := columns(u.text)
+		sep := ""
+		if u.space && line != indent {
+			sep = " "
+		}
+		if line != indent && w+len(sep)+uw > width {
 			lines = append(lines, line)
-			line = indent
+			line, w, sep = indent, columns(indent), ""
 		}
-		if line != indent {
-			line += " "
-		}
-		line += w
+		line += sep + u.text
+		w += len(sep) + uw
 	}
 	return append(lines, line)
+}
+
+// columns is the display width of s: two columns for each wide (CJK)
+// character, one for the rest.
+func columns(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if isWide(r) {
+			n++
+		}
+	}
+	return n
+}
+
+// isWide reports whether r is an East Asian wide or full-width character
+// (Unicode UAX #11), the blocks Chinese text is written in.
+func isWide(r rune) bool {
+	switch {
+	case r < 0x1100:
+		return false
+	case r <= 0x115f, // Hangul Jamo initials
+		r >= 0x2e80 && r <= 0x303e, // CJK radicals, punctuation
+		r >= 0x3041 && r <= 0x33ff, // kana, CJK compatibility
+		r >= 0x3400 && r <= 0x4dbf, // CJK extension A
+		r >= 0x4e00 && r <= 0x9fff, // CJK unified ideographs
+		r >= 0xa000 && r <= 0xa4cf, // Yi
+		r >= 0xac00 && r <= 0xd7a3, // Hangul syllables
+		r >= 0xf900 && r <= 0xfaff, // CJK compatibility ideographs
+		r >= 0xfe30 && r <= 0xfe4f, // CJK compatibility forms
+		r >= 0xff00 && r <= 0xff60, // full-width forms
+		r >= 0xffe0 && r <= 0xffe6,
+		r >= 0x20000 && r <= 0x3fffd: // CJK extensions B and later
+		return true
+	}
+	return false
 }

@@ -54,6 +54,8 @@ type Config struct {
 	// Bounce hands a notification (from <>) for rcpt to local delivery or
 	// to the queue.
 	Bounce func(ctx context.Context, rcpt string, msg []byte, trackingID string) error
+	// Language is what the notifications are written in ([dsn] language).
+	Language dsn.Language
 }
 
 // Runner delivers the queue.
@@ -220,10 +222,10 @@ func (r *Runner) group(due []store.QueueItem) []*job {
 type outcome struct {
 	reply     remote.Reply // the remote answer (or a synthetic one)
 	remoteMTA string
-	done      bool   // 2xx: relayed
-	failed    bool   // 5xx: bounce
-	explain   string // plain-language cause when no server answered (DNS)
-	noDSN     bool   // relayed to a server without the DSN extension
+	done      bool       // 2xx: relayed
+	failed    bool       // 5xx: bounce
+	reason    dsn.Reason // why, when no server answered (DNS); zero: from the reply
+	noDSN     bool       // relayed to a server without the DSN extension
 }
 
 // hop is one address to try.
@@ -243,7 +245,7 @@ func (r *Runner) work(ctx context.Context, j *job) {
 		var le *remote.LookupError
 		if errors.As(lerr, &le) && le.Permanent {
 			for i := range res {
-				res[i] = outcome{failed: true, reply: remote.Reply{Code: 550, Enhanced: le.Status, Text: le.Reason}, explain: sentence(le.Reason)}
+				res[i] = outcome{failed: true, reply: remote.Reply{Code: 550, Enhanced: le.Status, Text: le.Reason}, reason: lookupReason(le, domain)}
 			}
 			r.settle(ctx, j, res, "", le.Status)
 			return
@@ -457,7 +459,7 @@ func (r *Runner) settle(ctx context.Context, j *job, res []outcome, lastErr, las
 		if res[i].noDSN && it.Notify != "" && notifyAllows(it.Notify, "SUCCESS") {
 			relayed = append(relayed, dsn.Recipient{Address: it.Rcpt, OriginalRcpt: it.ORcpt, Action: dsn.Relayed, Status: "2.0.0",
 				RemoteMTA: res[i].remoteMTA, DiagnosticCode: res[i].reply.String(), LastAttempt: now,
-				Explanation: "your message was handed to " + res[i].remoteMTA + ", which does not send delivery reports; this is the last report you will get for it."})
+				Reason: dsn.Reason{Kind: dsn.ReasonRelayedTo, Host: res[i].remoteMTA}})
 		}
 	}
 	if len(relayed) > 0 {
@@ -481,12 +483,12 @@ func (r *Runner) settle(ctx context.Context, j *job, res []outcome, lastErr, las
 				diag = res[i].reply.String()
 			}
 			status := enhancedOr(res[i].reply, "5.0.0")
-			explain := res[i].explain
-			if explain == "" {
-				explain = dsn.Explain(status, it.Domain, res[i].reply.Text)
+			reason := res[i].reason
+			if reason.Kind == "" {
+				reason = dsn.Explain(status, it.Domain, res[i].reply.Text)
 			}
 			rcpts = append(rcpts, dsn.Recipient{Address: it.Rcpt, OriginalRcpt: it.ORcpt, Action: dsn.Failed, Status: status,
-				RemoteMTA: res[i].remoteMTA, DiagnosticCode: diag, LastAttempt: now, Explanation: explain})
+				RemoteMTA: res[i].remoteMTA, DiagnosticCode: diag, LastAttempt: now, Reason: reason})
 			reported = append(reported, i)
 			bounced = append(bounced, store.Event{TrackingID: it.TrackingID, At: now, Kind: tracking.EventBounced,
 				Detail: map[string]any{"recipient": it.Rcpt, "status": status, "reply": res[i].reply.String()}})
@@ -536,7 +538,7 @@ func (r *Runner) settle(ctx context.Context, j *job, res []outcome, lastErr, las
 		if warn && notifyAllows(it.Notify, "DELAY") {
 			delayed = append(delayed, dsn.Recipient{Address: it.Rcpt, OriginalRcpt: it.ORcpt, Action: dsn.Delayed,
 				Status: lastStatusOr(lastStatus), RemoteMTA: res[i].remoteMTA, DiagnosticCode: replyIfAny(res[i]), LastAttempt: now,
-				WillRetryUntil: first.Arrived.Add(r.cfg.GiveUpAfter), Explanation: dsn.Explain(lastStatusOr(lastStatus), it.Domain, lastErr)})
+				WillRetryUntil: first.Arrived.Add(r.cfg.GiveUpAfter), Reason: dsn.Explain(lastStatusOr(lastStatus), it.Domain, lastErr)})
 		}
 		r.log.Info("deferred", "id", it.TrackingID, "rcpt", it.Rcpt, "error", lastErr, "next", next.UTC().Format(time.RFC3339))
 	}
@@ -550,12 +552,27 @@ func (r *Runner) settle(ctx context.Context, j *job, res []outcome, lastErr, las
 	}
 }
 
-// sentence makes a resolver's reason a sentence for a notification.
-func sentence(s string) string {
-	if s == "" || strings.HasSuffix(s, ".") {
-		return s
+// lookupReasons words the permanent findings of a DNS lookup in a notice.
+var lookupReasons = map[remote.Cause]dsn.ReasonKind{
+	remote.CauseInvalidDomain: dsn.ReasonInvalidDomain,
+	remote.CauseNoSuchDomain:  dsn.ReasonNoSuchDomain,
+	remote.CauseNoMailServer:  dsn.ReasonNoMailServer,
+	remote.CauseNullMX:        dsn.ReasonNullMX,
+	remote.CauseMXNamesNoHost: dsn.ReasonMXNamesNoHost,
+	remote.CauseNoAddress:     dsn.ReasonNoAddress,
+}
+
+// lookupReason is the Reason a notice gives for a permanent lookup
+// failure for domain: the finding, about the name it was made for.
+func lookupReason(le *remote.LookupError, domain string) dsn.Reason {
+	kind, ok := lookupReasons[le.Cause]
+	if !ok {
+		return dsn.Explain(le.Status, domain, "")
 	}
-	return s + "."
+	if le.Domain != "" {
+		domain = le.Domain
+	}
+	return dsn.Reason{Kind: kind, Domain: domain}
 }
 
 func lastStatusOr(s string) string {
@@ -603,6 +620,7 @@ func (r *Runner) notify(ctx context.Context, it store.QueueItem, rcpts []dsn.Rec
 		ReportingMTA: r.cfg.Hostname, ArrivalDate: it.Arrived, EnvelopeID: it.EnvID,
 		From: "MAILER-DAEMON@" + r.cfg.Hostname, To: it.From, Recipients: rcpts, Original: orig,
 		ReturnHeadersOnly: strings.EqualFold(it.Ret, "HDRS"), MaxOriginal: 1 << 20, Date: time.Now(),
+		Language: r.cfg.Language,
 	})
 	if err != nil {
 		// A notice we cannot build will not build later either.

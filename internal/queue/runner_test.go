@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yizhan-mail/yizhan/internal/dsn"
 	"github.com/yizhan-mail/yizhan/internal/remote"
 	"github.com/yizhan-mail/yizhan/internal/store"
 	"github.com/yizhan-mail/yizhan/test/testenv"
@@ -133,5 +134,27 @@ func TestHostSlots(t *testing.T) {
 	r.mu.Unlock()
 	if n != 0 {
 		t.Errorf("%d hosts still tracked after every slot came back", n)
+	}
+}
+
+// TestLookupReason: every permanent DNS finding is worded as its own
+// reason in a notice (so it can be translated), about the name looked up.
+func TestLookupReason(t *testing.T) {
+	for cause, want := range map[remote.Cause]dsn.ReasonKind{
+		remote.CauseInvalidDomain: dsn.ReasonInvalidDomain,
+		remote.CauseNoSuchDomain:  dsn.ReasonNoSuchDomain,
+		remote.CauseNoMailServer:  dsn.ReasonNoMailServer,
+		remote.CauseNullMX:        dsn.ReasonNullMX,
+		remote.CauseMXNamesNoHost: dsn.ReasonMXNamesNoHost,
+		remote.CauseNoAddress:     dsn.ReasonNoAddress,
+	} {
+		got := lookupReason(&remote.LookupError{Domain: "mx.example.net", Permanent: true, Cause: cause, Status: "5.1.2"}, "example.net")
+		if got != (dsn.Reason{Kind: want, Domain: "mx.example.net"}) {
+			t.Errorf("cause %v: reason %+v, want %s about mx.example.net", cause, got, want)
+		}
+	}
+	// Without a cause the status decides; without a name, the domain.
+	if got := lookupReason(&remote.LookupError{Status: "5.1.10"}, "example.net"); got != (dsn.Reason{Kind: dsn.ReasonNullMX, Domain: "example.net"}) {
+		t.Errorf("no cause: reason %+v", got)
 	}
 }

@@ -80,6 +80,20 @@ type Route struct {
 	Hosts  []MXHost // in the order to try them
 }
 
+// Cause is the finding behind a permanent LookupError.
+type Cause int
+
+// The permanent findings of a lookup.
+const (
+	CauseNone          Cause = iota // a temporary failure
+	CauseInvalidDomain              // not a domain name at all
+	CauseNoSuchDomain               // NXDOMAIN
+	CauseNoMailServer               // no MX records and no address (RFC 5321 §5.1)
+	CauseNullMX                     // a null MX (RFC 7505)
+	CauseMXNamesNoHost              // MX records, none naming a host
+	CauseNoAddress                  // a host without AAAA or A records
+)
+
 // LookupError classifies a failure. Every error returned by LookupMX and
 // LookupIP is a *LookupError, so the caller can decide between bouncing
 // and retrying without knowing about DNS.
@@ -90,8 +104,12 @@ type LookupError struct {
 	// for a domain that does not exist or has no address, "5.1.10" for
 	// null MX, "4.4.3" for a temporary DNS failure.
 	Status string
-	// Reason is the cause in plain language, fit for a bounce message.
+	// Reason is the cause in plain English, for logs and the queue's
+	// last error.
 	Reason string
+	// Cause names a permanent finding, so that a notice can word it in
+	// its reader's language; CauseNone for temporary failures.
+	Cause Cause
 
 	err error // underlying cause, if any (a context error, a network error)
 }
@@ -124,7 +142,7 @@ func (r *Resolver) LookupMX(ctx context.Context, domain string) (Route, error) {
 		return Route{}, lerr
 	}
 	if ans.nxdomain {
-		return Route{}, permanent(given, statusNoSuchDomain, given+" does not exist (NXDOMAIN)")
+		return Route{}, permanent(given, CauseNoSuchDomain, statusNoSuchDomain, given+" does not exist (NXDOMAIN)")
 	}
 
 	if len(ans.records) == 0 {
@@ -134,7 +152,7 @@ func (r *Resolver) LookupMX(ctx context.Context, domain string) (Route, error) {
 		host := strings.TrimSuffix(ans.name, ".")
 		if _, lerr := q.addresses(ctx, host, given); lerr != nil {
 			if lerr.Permanent {
-				return Route{}, permanent(given, statusNoSuchDomain,
+				return Route{}, permanent(given, CauseNoMailServer, statusNoSuchDomain,
 					given+" has no mail server (no MX record and no address)")
 			}
 			return Route{}, lerr
@@ -145,11 +163,11 @@ func (r *Resolver) LookupMX(ctx context.Context, domain string) (Route, error) {
 	hosts, nullMX := mxHosts(ans.records)
 	if len(hosts) == 0 {
 		if nullMX {
-			return Route{}, permanent(given, statusNullMX, given+" accepts no mail (null MX)")
+			return Route{}, permanent(given, CauseNullMX, statusNullMX, given+" accepts no mail (null MX)")
 		}
 		// MX records exist, so there is no implicit MX to fall back
 		// to, but none of them names a host.
-		return Route{}, permanent(given, statusNoSuchDomain,
+		return Route{}, permanent(given, CauseMXNamesNoHost, statusNoSuchDomain,
 			given+" has no mail server (its MX records name no host)")
 	}
 	return Route{Domain: given, Hosts: r.order(hosts)}, nil
@@ -252,15 +270,15 @@ func toASCII(domain string) (string, *LookupError) {
 		}
 	}
 	if err != nil {
-		lerr := permanent(domain, statusNoSuchDomain, fmt.Sprintf("%q is not a valid domain name", domain))
+		lerr := permanent(domain, CauseInvalidDomain, statusNoSuchDomain, fmt.Sprintf("%q is not a valid domain name", domain))
 		lerr.err = err
 		return "", lerr
 	}
 	return strings.ToLower(ascii), nil
 }
 
-func permanent(domain, status, reason string) *LookupError {
-	return &LookupError{Domain: domain, Permanent: true, Status: status, Reason: reason}
+func permanent(domain string, cause Cause, status, reason string) *LookupError {
+	return &LookupError{Domain: domain, Permanent: true, Cause: cause, Status: status, Reason: reason}
 }
 
 // querier is one lookup's view of a Resolver. The nameservers are read
@@ -342,9 +360,9 @@ func (q *querier) addresses(ctx context.Context, host, given string) ([]netip.Ad
 		}
 	}
 	if answers[0].nxdomain && answers[1].nxdomain {
-		return nil, permanent(given, statusNoSuchDomain, given+" does not exist (NXDOMAIN)")
+		return nil, permanent(given, CauseNoSuchDomain, statusNoSuchDomain, given+" does not exist (NXDOMAIN)")
 	}
-	return nil, permanent(given, statusNoSuchDomain, given+" has no address (no AAAA or A record)")
+	return nil, permanent(given, CauseNoAddress, statusNoSuchDomain, given+" has no address (no AAAA or A record)")
 }
 
 // follow asks for the records of type qtype of name (ASCII), following

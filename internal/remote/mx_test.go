@@ -331,6 +331,9 @@ func TestLookupMXNoMailServer(t *testing.T) {
 	if want := "demodomain.tw has no mail server (no MX record and no address)"; lerr.Reason != want {
 		t.Errorf("reason %q, want %q", lerr.Reason, want)
 	}
+	if lerr.Cause != CauseNoMailServer {
+		t.Errorf("cause %v, want CauseNoMailServer", lerr.Cause)
+	}
 	if lerr.Domain != "demodomain.tw" {
 		t.Errorf("domain %q", lerr.Domain)
 	}
@@ -355,6 +358,9 @@ func TestLookupMXNull(t *testing.T) {
 	lerr := lookupErr(t, err, true, "5.1.10")
 	if want := "example.org accepts no mail (null MX)"; lerr.Reason != want {
 		t.Errorf("reason %q, want %q", lerr.Reason, want)
+	}
+	if lerr.Cause != CauseNullMX {
+		t.Errorf("cause %v, want CauseNullMX", lerr.Cause)
 	}
 }
 
@@ -386,6 +392,9 @@ func TestLookupMXOnlyUnusableExchanges(t *testing.T) {
 		if want := domain + " has no mail server (its MX records name no host)"; lerr.Reason != want {
 			t.Errorf("reason %q, want %q", lerr.Reason, want)
 		}
+		if lerr.Cause != CauseMXNamesNoHost {
+			t.Errorf("cause %v, want CauseMXNamesNoHost", lerr.Cause)
+		}
 	}
 }
 
@@ -395,6 +404,9 @@ func TestLookupMXNXDOMAIN(t *testing.T) {
 	lerr := lookupErr(t, err, true, "5.1.2")
 	if want := "example.com does not exist (NXDOMAIN)"; lerr.Reason != want {
 		t.Errorf("reason %q, want %q", lerr.Reason, want)
+	}
+	if lerr.Cause != CauseNoSuchDomain {
+		t.Errorf("cause %v, want CauseNoSuchDomain", lerr.Cause)
 	}
 	if want := "remote: 5.1.2 example.com does not exist (NXDOMAIN)"; err.Error() != want {
 		t.Errorf("Error() = %q, want %q", err.Error(), want)
@@ -416,6 +428,9 @@ func TestLookupMXServerFailure(t *testing.T) {
 			lerr := lookupErr(t, err, false, "4.4.3")
 			if lerr.Reason != tc.reason {
 				t.Errorf("reason %q, want %q", lerr.Reason, tc.reason)
+			}
+			if lerr.Cause != CauseNone {
+				t.Errorf("cause %v, want CauseNone", lerr.Cause)
 			}
 		})
 	}
@@ -562,7 +577,9 @@ func TestLookupMXInvalidDomain(t *testing.T) {
 	r := &Resolver{Nameservers: []string{closedPort(t)}, Timeout: testTimeout}
 	for _, domain := range []string{"", ".", "a..b", "under_score.example", strings.Repeat("x", 64) + ".example"} {
 		_, err := r.LookupMX(context.Background(), domain)
-		lookupErr(t, err, true, "5.1.2")
+		if lerr := lookupErr(t, err, true, "5.1.2"); lerr.Cause != CauseInvalidDomain {
+			t.Errorf("%q: cause %v, want CauseInvalidDomain", domain, lerr.Cause)
+		}
 	}
 }
 
@@ -606,9 +623,14 @@ func TestLookupIP(t *testing.T) {
 	if want := "noaddr.example has no address (no AAAA or A record)"; lerr.Reason != want {
 		t.Errorf("reason %q, want %q", lerr.Reason, want)
 	}
+	if lerr.Cause != CauseNoAddress {
+		t.Errorf("cause %v, want CauseNoAddress", lerr.Cause)
+	}
 
 	_, err = s.resolver().LookupIP(context.Background(), "missing.example")
-	lookupErr(t, err, true, "5.1.2")
+	if lerr := lookupErr(t, err, true, "5.1.2"); lerr.Cause != CauseNoSuchDomain {
+		t.Errorf("cause %v, want CauseNoSuchDomain", lerr.Cause)
+	}
 
 	addrs, err = s.resolver().LookupIP(context.Background(), "2001:db8::5")
 	if err != nil || len(addrs) != 1 || addrs[0] != netip.MustParseAddr("2001:db8::5") {

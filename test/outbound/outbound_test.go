@@ -6,7 +6,9 @@ package outbound_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"regexp"
@@ -16,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-message"
 	"github.com/yizhan-mail/yizhan/test/testenv"
 )
 
@@ -674,4 +677,82 @@ func TestNextMXOn4xx(t *testing.T) {
 	if trace := p.a.MustAdmin(t, "", "trace", id); strings.Contains(trace, "deferred") || !strings.Contains(trace, "host=mx1.busy.test") {
 		t.Errorf("want an attempt at mx1 and the relay through mx2 without deferral:\n%s", trace)
 	}
+}
+
+// TestNoticesInConfiguredLanguage: with [dsn] language = "zh-TW", the
+// failure, delay and success notices that the queue and local delivery
+// produce speak Traditional Chinese (with the English text after it),
+// while the delivery-status part stays as RFC 3464 has it.
+func TestNoticesInConfiguredLanguage(t *testing.T) {
+	p := setup(t, `retry_schedule = ["1s"]`+"\n"+`delay_warning_after = "1s"`+"\n\n[dsn]\nlanguage = \"zh-TW\"")
+	expectBounce(t, p.a, "x@nowhere.test", "nobody@b.test")
+	p.dns.NXDomain("nowhere.test")
+	p.dns.Set(t, "dead.test. 60 IN MX 10 mx.dead.test.", "mx.dead.test. 60 IN A 127.0.0.9") // nothing listens there
+	p.submit(t, []string{"x@nowhere.test"}, "to nowhere")
+	p.submit(t, []string{"nobody@b.test"}, "to nobody")
+	p.submit(t, []string{"x@dead.test"}, "to the dead")
+	p.submitRaw(t, "MAIL FROM:<alice@a.test>", []string{"RCPT TO:<bob@b.test> NOTIFY=SUCCESS,FAILURE"},
+		"From: alice@a.test\r\nSubject: to bob\r\n\r\nbody")
+
+	for _, c := range []struct {
+		subject, action, wantSubject string
+		want                         []string // in the decoded text part
+	}{
+		{"to nowhere", "failed", "郵件無法送達", []string{"nowhere.test 這個網域不存在", "很抱歉", "nowhere.test does not exist"}},
+		{"to nobody", "failed", "郵件無法送達", []string{"收件端伺服器表示這個信箱不存在", "收件端伺服器（mx.b.test）的回覆：", "550 5.1.1"}},
+		{"to the dead", "delayed", "郵件傳送延遲通知", []string{"無法連線到 dead.test 的郵件伺服器", "您不需要重新寄出這封郵件"}},
+		{"to bob", "delivered", "郵件傳送狀態通知", []string{"您的郵件已送達收件者的信箱", "mx.b.test"}},
+	} {
+		raw := await(t, p.a, "alice@a.test", "Subject: "+c.subject)
+		if !strings.Contains(string(raw), "Action: "+c.action) {
+			t.Errorf("%s: notice without Action: %s:\n%s", c.subject, c.action, raw)
+			continue
+		}
+		subject, lang, text := noticeText(t, raw)
+		if !strings.HasPrefix(subject, c.wantSubject) {
+			t.Errorf("%s: Subject = %q, want it to start with %q", c.subject, subject, c.wantSubject)
+		}
+		if lang != "zh-TW, en" {
+			t.Errorf("%s: text part Content-Language = %q, want \"zh-TW, en\"", c.subject, lang)
+		}
+		// Chinese lines break between any two characters, English ones at
+		// spaces: compare without the white space.
+		flat := strings.Join(strings.Fields(text), "")
+		for _, w := range c.want {
+			if !strings.Contains(flat, strings.Join(strings.Fields(w), "")) {
+				t.Errorf("%s: text part lacks %q:\n%s", c.subject, w, text)
+			}
+		}
+	}
+}
+
+// noticeText parses a delivery status notification as a mail client
+// would and returns its decoded Subject, and the Content-Language and the
+// decoded text of its first (human-readable) part.
+func noticeText(t *testing.T, raw []byte) (subject, lang, text string) {
+	t.Helper()
+	e, err := message.Read(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("parse notice: %v\n%s", err, raw)
+	}
+	subject, err = e.Header.Text("Subject")
+	if err != nil {
+		t.Fatalf("Subject: %v", err)
+	}
+	mr := e.MultipartReader()
+	if mr == nil {
+		t.Fatalf("notice is not multipart:\n%s", raw)
+	}
+	p, err := mr.NextPart()
+	if err != nil {
+		t.Fatalf("first part: %v", err)
+	}
+	if mt, params, _ := p.Header.ContentType(); mt != "text/plain" || !strings.EqualFold(params["charset"], "utf-8") {
+		t.Errorf("first part is %s %v, want text/plain; charset=utf-8", mt, params)
+	}
+	body, err := io.ReadAll(p.Body)
+	if err != nil {
+		t.Fatalf("read first part: %v", err)
+	}
+	return subject, p.Header.Get("Content-Language"), string(body)
 }
