@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/yizhan-mail/yizhan/internal/imapmime"
@@ -20,9 +22,11 @@ type appendError struct{ text string }
 func (e *appendError) Error() string { return e.text }
 
 // appendCmd stores the messages of an APPEND (RFC 9051 §6.3.12): one, or
-// several with MULTIAPPEND (RFC 3502 §6.3.11), all in one transaction so
-// that either every message is added or none is. It answers with
-// APPENDUID (RFC 4315 §3), whose UID set covers every message.
+// several with MULTIAPPEND (RFC 3502 §6.3.11), each a literal or put
+// together from text and existing messages with CATENATE (RFC 4469), all
+// in one transaction so that either every message is added or none is.
+// It answers with APPENDUID (RFC 4315 §3), whose UID set covers every
+// message.
 func (s *session) appendCmd(ctx context.Context, tag string, a *imapparse.Append) {
 	name, err := store.CheckMailboxName(a.Mailbox)
 	if err != nil {
@@ -85,21 +89,24 @@ func (s *session) appendCmd(ctx context.Context, tag string, a *imapparse.Append
 // parses its structure. An *appendError says why the client's message
 // cannot be stored; other errors are the server's.
 func (s *session) appendMessage(ctx context.Context, m *imapparse.AppendMessage) (store.AppendMessage, error) {
-	if m.Catenate != nil {
-		return store.AppendMessage{}, &appendError{"[CANNOT] CATENATE is not supported"}
-	}
-	if int64(len(m.Message)) > s.srv.cfg.AppendLimit {
-		return store.AppendMessage{}, &appendError{"[TOOBIG] Message exceeds APPENDLIMIT"}
-	}
-	part, err := imapmime.Parse(bytes.NewReader(m.Message))
-	if err != nil {
-		return store.AppendMessage{}, &appendError{"[PARSE] Cannot parse message"}
-	}
 	blob, err := s.srv.st.NewBlob()
 	if err != nil {
 		return store.AppendMessage{}, err
 	}
-	if _, err := blob.Write(m.Message); err != nil {
+	var part *imapmime.Part
+	if m.Catenate != nil {
+		err = s.catenate(ctx, &capWriter{w: blob, left: s.srv.cfg.AppendLimit}, m.Catenate)
+		if err == nil {
+			part, err = imapmime.Parse(blob.Reader())
+		}
+	} else {
+		if int64(len(m.Message)) > s.srv.cfg.AppendLimit {
+			err = errAppendTooBig
+		} else if _, err = blob.Write(m.Message); err == nil {
+			part, err = imapmime.Parse(bytes.NewReader(m.Message))
+		}
+	}
+	if err != nil {
 		blob.Abort()
 		return store.AppendMessage{}, err
 	}
@@ -114,4 +121,128 @@ func (s *session) appendMessage(ctx context.Context, m *imapparse.AppendMessage)
 		}
 	}
 	return store.AppendMessage{Blob: blob, Flags: flags, InternalDate: date, MIME: part.Marshal(), TrackingID: tracking.NewID()}, nil
+}
+
+// errAppendTooBig refuses a message over APPENDLIMIT, which CATENATE
+// (RFC 4469 §4.2) reports with TOOBIG like a literal over it (RFC 7889).
+var errAppendTooBig = &appendError{"[TOOBIG] Message exceeds APPENDLIMIT"}
+
+// capWriter passes writes on while they stay within left octets.
+type capWriter struct {
+	w    io.Writer
+	left int64
+}
+
+func (c *capWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > c.left {
+		return 0, errAppendTooBig
+	}
+	c.left -= int64(len(p))
+	return c.w.Write(p)
+}
+
+// catenate writes the parts of a CATENATE message (RFC 4469 §3) to w in
+// order: a TEXT part as sent, a URL part as the octets FETCH
+// BODY.PEEK[section]<partial> returns for the message it names in the
+// session's account. \Seen is not set on the messages read.
+func (s *session) catenate(ctx context.Context, w io.Writer, parts []imapparse.CatPart) error {
+	for _, p := range parts {
+		if p.Text != nil {
+			if _, err := w.Write(p.Text); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := s.catenateURL(ctx, w, p.URL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// catenateURL writes what raw, an IMAP URL (RFC 5092), names. Any URL
+// that names nothing the session can read fails with BADURL, which
+// carries the URL (RFC 4469 §4.1).
+func (s *session) catenateURL(ctx context.Context, w io.Writer, raw string) error {
+	bad := func(why string) error {
+		return &appendError{"[BADURL " + urlRespText(raw) + "] " + why}
+	}
+	u, err := imapparse.ParseURL(raw)
+	if err != nil {
+		if errors.Is(err, imapparse.ErrURLScope) {
+			return bad("Only URLs of this account's messages (/mailbox/;UID=n) can be used")
+		}
+		return bad("Invalid IMAP URL")
+	}
+	mb, err := s.srv.st.MailboxByName(ctx, s.account.ID, u.Mailbox)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return bad("No such mailbox")
+		}
+		return err
+	}
+	if u.UIDValidity != 0 && u.UIDValidity != mb.UIDValidity {
+		return bad("UIDVALIDITY does not match")
+	}
+	msgs, err := s.srv.st.MessageRange(ctx, mb.ID, u.UID, u.UID, u.Section != nil)
+	if err != nil {
+		return err
+	}
+	if len(msgs) == 0 {
+		return bad("No such message")
+	}
+	m := &msgs[0]
+	data, err := s.srv.st.OpenMessageAt(ctx, *m)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return bad("No such message") // expunged meanwhile
+		}
+		return err
+	}
+	defer data.Close()
+	var r io.Reader = io.NewSectionReader(data, 0, data.Size())
+	n := data.Size()
+	if u.Section != nil {
+		root, err := s.structure(ctx, m)
+		if err != nil {
+			return err
+		}
+		if _, ok := root.Find(u.Section.Path); !ok {
+			return bad("No such body part")
+		}
+		if r, n, err = imapmime.Extract(data, root, toSection(u.Section)); err != nil {
+			return bad("Cannot extract this section")
+		}
+	}
+	if p := u.Partial; p != nil {
+		// RFC 5092 §3.3: as a partial FETCH (RFC 9051 §6.4.5), an offset
+		// past the end gives nothing.
+		off := min(int64(p.Offset), n)
+		if _, err := io.CopyN(io.Discard, r, off); err != nil {
+			return err
+		}
+		n -= off
+		if p.HasLength {
+			n = min(n, int64(p.Length))
+		}
+	}
+	if _, err := io.CopyN(w, r, n); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// urlRespText makes a URL fit url-resp-text (RFC 4469 §5): TEXT-CHAR but
+// "]"; anything else is percent-encoded, which keeps it a URL.
+func urlRespText(raw string) string {
+	var b strings.Builder
+	for i := 0; i < len(raw) && b.Len() < 512; i++ {
+		c := raw[i]
+		if c < 0x20 || c > 0x7e || c == ']' || c == '%' {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }

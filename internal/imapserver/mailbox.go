@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
 	"slices"
@@ -122,12 +123,29 @@ func patternRegexp(ref, pat string) *regexp.Regexp {
 }
 
 // list answers LIST (with RFC 5258 LIST-EXTENDED, RFC 6154 SPECIAL-USE
-// and RFC 5819 LIST-STATUS) and LSUB.
+// and RFC 5819 LIST-STATUS) and LSUB (RFC 3501 §6.3.9).
+//
+// The names considered are the mailboxes, the subscribed names (which
+// need not exist: subscriptions outlive DELETE) and their parents. A name
+// that matches a pattern is listed when it meets the selection (exists;
+// is subscribed for LSUB and LIST (SUBSCRIBED); has a special use for
+// LIST (SPECIAL-USE)), or, for LSUB and RECURSIVEMATCH, when a descendant
+// meets it without matching a pattern itself (RFC 3501 §6.3.9's "%"
+// rule, RFC 5258 §3.5's CHILDINFO).
 func (s *session) list(ctx context.Context, tag string, lsub bool, a *imapparse.List) {
+	cmdName := "LIST"
+	if lsub {
+		cmdName = "LSUB"
+	}
 	if !lsub && len(a.Patterns) == 1 && a.Patterns[0] == "" && !a.Extended {
 		// RFC 9051 §6.3.9: the hierarchy delimiter and root.
 		s.untagged(`LIST (\Noselect) "/" ""`)
 		s.ok(tag, "LIST completed")
+		return
+	}
+	if len(a.Patterns) == 0 {
+		// Every pattern was a name no mailbox can have (Command.BadName).
+		s.ok(tag, cmdName+" completed")
 		return
 	}
 	mbs, err := s.srv.st.Mailboxes(ctx, s.account.ID)
@@ -135,26 +153,40 @@ func (s *session) list(ctx context.Context, tag string, lsub bool, a *imapparse.
 		s.mailboxError(tag, err)
 		return
 	}
-	names := map[string]bool{}
-	for _, m := range mbs {
-		names[m.Name] = true
-	}
-	subscribedChild := func(n string) bool {
-		for _, m := range mbs {
-			if m.Subscribed && strings.HasPrefix(m.Name, n+"/") {
-				return true
-			}
+	subscribedSel := lsub || a.SelectSubscribed
+	var subs []string
+	if subscribedSel || a.ReturnSubscribed {
+		if subs, err = s.srv.st.Subscriptions(ctx, s.account.ID); err != nil {
+			s.mailboxError(tag, err)
+			return
 		}
-		return false
 	}
-	hasChildren := func(n string) bool {
-		for _, m := range mbs {
-			if strings.HasPrefix(m.Name, n+"/") {
-				return true
+	existing := make(map[string]*store.Mailbox, len(mbs))
+	existNames := make([]string, 0, len(mbs)) // sorted, for \HasChildren
+	all := map[string]bool{}
+	addName := func(n string) {
+		for {
+			all[n] = true
+			i := strings.LastIndexByte(n, '/')
+			if i < 0 {
+				return
 			}
+			n = n[:i]
 		}
-		return false
 	}
+	for i := range mbs {
+		existing[mbs[i].Name] = &mbs[i]
+		existNames = append(existNames, mbs[i].Name)
+		addName(mbs[i].Name)
+	}
+	slices.Sort(existNames)
+	subscribed := make(map[string]bool, len(subs))
+	for _, n := range subs {
+		subscribed[n] = true
+		addName(n)
+	}
+	names := slices.Sorted(maps.Keys(all))
+
 	var res []*regexp.Regexp
 	for _, p := range a.Patterns {
 		res = append(res, patternRegexp(a.Reference, p))
@@ -167,46 +199,87 @@ func (s *session) list(ctx context.Context, tag string, lsub bool, a *imapparse.
 		}
 		return false
 	}
-	cmdName := "LIST"
-	if lsub {
-		cmdName = "LSUB"
+	selected := func(n string) bool {
+		mb := existing[n]
+		switch {
+		case subscribedSel && !subscribed[n]:
+			return false
+		case a.SelectSpecialUse && (mb == nil || mb.SpecialUse == ""):
+			return false
+		case !subscribedSel && mb == nil:
+			return false
+		}
+		return true
 	}
-	for _, m := range mbs {
-		if !match(m.Name) {
+	// descendants returns the names below n: one run of the sorted list.
+	descendants := func(list []string, n string) []string {
+		p := n + "/"
+		i, _ := slices.BinarySearch(list, p)
+		j := i
+		for j < len(list) && strings.HasPrefix(list[j], p) {
+			j++
+		}
+		return list[i:j]
+	}
+	recursive := lsub || a.SelectRecursiveMatch
+	for _, n := range names {
+		if !match(n) {
 			continue
 		}
-		subscribedOnly := lsub || a.SelectSubscribed
-		// RFC 5258 §3.5 (RECURSIVEMATCH): a mailbox that does not meet
-		// the selection itself is still listed when a descendant does,
-		// with CHILDINFO saying why.
-		childInfo := !lsub && a.SelectSubscribed && a.SelectRecursiveMatch && subscribedChild(m.Name)
-		if subscribedOnly && !m.Subscribed && !childInfo {
+		sel := selected(n)
+		childInfo := false
+		if recursive {
+			for _, d := range descendants(names, n) {
+				if selected(d) && !match(d) {
+					childInfo = true
+					break
+				}
+			}
+		}
+		if !sel && !childInfo {
 			continue
 		}
-		if a.SelectSpecialUse && m.SpecialUse == "" {
-			continue
-		}
+		mb := existing[n]
 		var attrs []string
-		if !lsub {
-			if hasChildren(m.Name) {
+		if lsub {
+			// LSUB knows no \NonExistent; a name that cannot be
+			// selected is \Noselect.
+			if !sel || mb == nil {
+				attrs = append(attrs, `\Noselect`)
+			}
+		} else {
+			hasChildren := len(descendants(existNames, n)) > 0
+			switch {
+			case hasChildren:
 				attrs = append(attrs, `\HasChildren`)
-			} else {
+			case mb != nil:
+				// RFC 5258 §4: not said of a name that does not exist.
 				attrs = append(attrs, `\HasNoChildren`)
 			}
-			if m.SpecialUse != "" { // RFC 6154 §2: shown whether asked for or not
-				attrs = append(attrs, m.SpecialUse)
+			if mb != nil && mb.SpecialUse != "" { // RFC 6154 §2: shown whether asked for or not
+				attrs = append(attrs, mb.SpecialUse)
 			}
-			if m.Subscribed && (a.ReturnSubscribed || a.SelectSubscribed) {
+			if subscribed[n] && (a.ReturnSubscribed || a.SelectSubscribed) {
 				attrs = append(attrs, `\Subscribed`)
 			}
+			if mb == nil {
+				attrs = append(attrs, `\NonExistent`) // RFC 5258 §3.4
+			}
 		}
-		l := fmt.Sprintf(`%s (%s) "/" %s`, cmdName, strings.Join(attrs, " "), s.mailboxName(m.Name))
-		if childInfo {
-			l += ` ("CHILDINFO" ("SUBSCRIBED"))`
+		l := fmt.Sprintf(`%s (%s) "/" %s`, cmdName, strings.Join(attrs, " "), s.mailboxName(n))
+		if childInfo && !lsub {
+			var crit []string
+			if a.SelectSubscribed {
+				crit = append(crit, `"SUBSCRIBED"`)
+			}
+			if a.SelectSpecialUse {
+				crit = append(crit, `"SPECIAL-USE"`)
+			}
+			l += ` ("CHILDINFO" (` + strings.Join(crit, " ") + `))`
 		}
 		s.untagged(l)
-		if len(a.ReturnStatus) > 0 {
-			s.statusLine(ctx, m, a.ReturnStatus)
+		if len(a.ReturnStatus) > 0 && mb != nil && sel {
+			s.statusLine(ctx, *mb, a.ReturnStatus)
 		}
 	}
 	s.ok(tag, cmdName+" completed")

@@ -132,25 +132,49 @@ func TestSubscriptions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	c := e.login(alice)
+	// CREATE does not subscribe (RFC 9051 §6.3.4 leaves it to the client).
 	c.ok("CREATE Lists/Go")
-	c.ok("UNSUBSCRIBE Lists")
-	c.ok("UNSUBSCRIBE Lists/Go")
-	c.expectStatus("SUBSCRIBE Nope", "NO")
 	lines(t, "LSUB none", c.ok(`LSUB "" "Lists*"`))
+	c.ok("UNSUBSCRIBE Lists") // not subscribed: nothing to do
+	c.expectStatus("SUBSCRIBE Nope", "NO")
 	c.ok("SUBSCRIBE Lists/Go")
 	lines(t, "LSUB", c.ok(`LSUB "" "Lists*"`), `* LSUB () "/" "Lists/Go"`)
+	// The unsubscribed parent of a subscribed name that "%" does not
+	// reach is listed \Noselect (RFC 3501 §6.3.9).
+	lines(t, "LSUB %", c.ok(`LSUB "" "L%"`), `* LSUB (\Noselect) "/" "Lists"`)
 	lines(t, "LIST (SUBSCRIBED)", c.ok(`LIST (SUBSCRIBED) "" "Lists*"`), `* LIST (\HasNoChildren \Subscribed) "/" "Lists/Go"`)
 	lines(t, "LIST RETURN (SUBSCRIBED)", c.ok(`LIST "" "Lists*" RETURN (SUBSCRIBED)`),
 		`* LIST (\HasChildren) "/" "Lists"`,
 		`* LIST (\HasNoChildren \Subscribed) "/" "Lists/Go"`)
 	// RECURSIVEMATCH: the unsubscribed parent is listed for its
-	// subscribed child, with CHILDINFO (RFC 5258 §3.5).
+	// subscribed child, with CHILDINFO (RFC 5258 §3.5)...
 	lines(t, "LIST (SUBSCRIBED RECURSIVEMATCH)", c.ok(`LIST (SUBSCRIBED RECURSIVEMATCH) "" "L%"`),
 		`* LIST (\HasChildren) "/" "Lists" ("CHILDINFO" ("SUBSCRIBED"))`)
+	// ... but not when that child is listed itself.
+	lines(t, "RECURSIVEMATCH child listed", c.ok(`LIST (SUBSCRIBED RECURSIVEMATCH) "" ("Lists" "Lists/Go")`),
+		`* LIST (\HasNoChildren \Subscribed) "/" "Lists/Go"`)
 	c.expectStatus(`LIST (RECURSIVEMATCH) "" "%"`, "BAD")
-	c.ok("UNSUBSCRIBE Lists/Go")
-	lines(t, "RECURSIVEMATCH without subscribed child", c.ok(`LIST (SUBSCRIBED RECURSIVEMATCH) "" "L%"`))
-	lines(t, "LSUB after UNSUBSCRIBE", c.ok(`LSUB "" "*"`+""),
+
+	// DELETE does not unsubscribe: the name is listed \NonExistent
+	// (RFC 5258 §3.4, RFC 9051 §6.3.9).
+	c.ok("CREATE Gone")
+	c.ok("SUBSCRIBE Gone")
+	c.ok("DELETE Gone")
+	lines(t, "LIST (SUBSCRIBED) deleted", c.ok(`LIST (SUBSCRIBED) "" "Gone"`), `* LIST (\Subscribed \NonExistent) "/" "Gone"`)
+	lines(t, "LIST deleted", c.ok(`LIST "" "Gone"`))
+	lines(t, "LSUB deleted", c.ok(`LSUB "" "Gone"`), `* LSUB (\Noselect) "/" "Gone"`)
+	c.ok("UNSUBSCRIBE Gone")
+	lines(t, "LSUB after UNSUBSCRIBE", c.ok(`LSUB "" "Gone"`))
+
+	// RENAME takes the subscriptions along.
+	c.ok("RENAME Lists Feeds")
+	lines(t, "LSUB after RENAME", c.ok(`LSUB "" "*s*"`),
+		`* LSUB () "/" "Drafts"`, `* LSUB () "/" "Feeds/Go"`, `* LSUB () "/" "Trash"`)
+
+	c.ok("UNSUBSCRIBE Feeds/Go")
+	lines(t, "RECURSIVEMATCH without subscribed child", c.ok(`LIST (SUBSCRIBED RECURSIVEMATCH) "" "F%"`))
+	// The mailboxes every account starts with start subscribed.
+	lines(t, "LSUB of a new account", c.ok(`LSUB "" "*"`),
 		`* LSUB () "/" "Archive"`, `* LSUB () "/" "Drafts"`, `* LSUB () "/" "INBOX"`,
 		`* LSUB () "/" "Junk"`, `* LSUB () "/" "Sent"`, `* LSUB () "/" "Trash"`)
 }

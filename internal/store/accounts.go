@@ -205,6 +205,11 @@ func (s *Store) AddAccount(ctx context.Context, addr, password string) (Account,
 			if _, err := createMailboxTx(ctx, tx, acct.ID, mb.Name, mb.SpecialUse); err != nil {
 				return err
 			}
+			// The mailboxes every account has start subscribed, so
+			// that clients showing subscribed folders only see them.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (account_id, name) VALUES (?, ?)`, acct.ID, mb.Name); err != nil {
+				return fmt.Errorf("store: add account: %w", err)
+			}
 		}
 		return nil
 	})
@@ -368,6 +373,7 @@ func deleteAccountTx(ctx context.Context, tx dbtx, id int64, eff *batchEffects) 
 		`DELETE FROM messages WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)`,
 		`DELETE FROM expunged WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)`,
 		`DELETE FROM mailboxes WHERE account_id = ?`,
+		`DELETE FROM subscriptions WHERE account_id = ?`,
 		`DELETE FROM accounts WHERE id = ?`,
 	} {
 		if _, err := tx.ExecContext(ctx, stmt, id); err != nil {

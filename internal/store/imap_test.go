@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"io"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -17,7 +19,7 @@ func TestMailboxManagement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mb.Name != "Projects/2026/Q4" || !mb.Subscribed {
+	if mb.Name != "Projects/2026/Q4" {
 		t.Fatalf("created %+v", mb)
 	}
 	for _, n := range []string{"Projects", "Projects/2026"} {
@@ -57,15 +59,6 @@ func TestMailboxManagement(t *testing.T) {
 	}
 	if err := s.RenameMailbox(ctx, a.ID, "Work", "Work/Old/x"); !errors.Is(err, ErrInvalidName) {
 		t.Fatalf("rename into itself: %v", err)
-	}
-	if err := s.SetSubscribed(ctx, a.ID, "Work", false); err != nil {
-		t.Fatal(err)
-	}
-	if m, _ := s.MailboxByName(ctx, a.ID, "Work"); m.Subscribed {
-		t.Fatal("still subscribed")
-	}
-	if err := s.SetSubscribed(ctx, a.ID, "Nope", true); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("subscribe missing: %v", err)
 	}
 
 	// INBOX rename moves the messages and leaves INBOX empty.
@@ -313,4 +306,110 @@ func indexUIDs(ctx context.Context, s *Store, mailboxID int64) ([]uint32, error)
 		return true
 	})
 	return uids, err
+}
+
+// TestSubscriptions checks that subscriptions are names the client keeps
+// (RFC 9051 §6.3.7): independent of the mailboxes, except that RENAME
+// takes them along.
+func TestSubscriptions(t *testing.T) {
+	s, a := setup(t)
+	ctx := context.Background()
+	subs := func() []string {
+		t.Helper()
+		l, err := s.Subscriptions(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	// A new account is subscribed to its special-use mailboxes.
+	if got, want := subs(), []string{"Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"}; !slices.Equal(got, want) {
+		t.Fatalf("new account: %q, want %q", got, want)
+	}
+	// CREATE does not subscribe.
+	if _, err := s.CreateMailbox(ctx, a.ID, "Work/Old", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := subs(); slices.Contains(got, "Work/Old") || slices.Contains(got, "Work") {
+		t.Fatalf("CREATE subscribed: %q", got)
+	}
+	if err := s.SetSubscribed(ctx, a.ID, "Work/Old", true); err != nil {
+		t.Fatal(err)
+	}
+	// Subscribing twice is fine; a name that does not exist may be
+	// refused (RFC 9051 §6.3.7).
+	if err := s.SetSubscribed(ctx, a.ID, "Work/Old", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetSubscribed(ctx, a.ID, "Nope", true); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("subscribe missing: %v", err)
+	}
+	// DELETE does not unsubscribe.
+	if err := s.DeleteMailbox(ctx, a.ID, "Work/Old"); err != nil {
+		t.Fatal(err)
+	}
+	if got := subs(); !slices.Contains(got, "Work/Old") {
+		t.Fatalf("DELETE unsubscribed: %q", got)
+	}
+	// RENAME moves the subscriptions of the mailbox and its children.
+	if _, err := s.CreateMailbox(ctx, a.ID, "Work/Old/2026", ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"Work", "Work/Old/2026"} {
+		if err := s.SetSubscribed(ctx, a.ID, n, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RenameMailbox(ctx, a.ID, "Work", "Done"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := subs(), []string{"Archive", "Done", "Done/Old", "Done/Old/2026", "Drafts", "INBOX", "Junk", "Sent", "Trash"}; !slices.Equal(got, want) {
+		t.Fatalf("after RENAME: %q, want %q", got, want)
+	}
+	// UNSUBSCRIBE takes any name, subscribed or not.
+	for _, n := range []string{"Done/Old", "Done/Old", "Never"} {
+		if err := s.SetSubscribed(ctx, a.ID, n, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := subs(); slices.Contains(got, "Done/Old") {
+		t.Fatalf("UNSUBSCRIBE: %q", got)
+	}
+	// Deleting the account deletes its subscriptions.
+	if err := s.DeleteAccount(ctx, a.Address); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM subscriptions`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("subscriptions left after deleting the account: %d %v", n, err)
+	}
+}
+
+// TestMigrateSubscriptions checks that migration 4 keeps the
+// subscriptions that were flags on mailbox rows.
+func TestMigrateSubscriptions(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "yizhan.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateTo(ctx, db, 3); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO domains (id, name, created_at) VALUES (1, 'example.test', 0)`,
+		`INSERT INTO accounts (id, address, display, domain_id, password_hash, created_at) VALUES (1, 'a@example.test', 'a@example.test', 1, 'x', 0)`,
+		`INSERT INTO mailboxes (account_id, name, uidvalidity, subscribed) VALUES (1, 'INBOX', 1, 1), (1, 'Old', 2, 0), (1, 'Work', 3, 1)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s := openTest(t, dir)
+	got, err := s.Subscriptions(ctx, 1)
+	if err != nil || !slices.Equal(got, []string{"INBOX", "Work"}) {
+		t.Fatalf("subscriptions after migration: %q %v", got, err)
+	}
 }

@@ -198,6 +198,9 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 			to, len(from)+1, accountID, from, len(from)+1, from+"/"); err != nil {
 			return fmt.Errorf("store: rename mailbox: %w", err)
 		}
+		if err := renameSubscriptions(ctx, tx, accountID, from, to); err != nil {
+			return err
+		}
 		eff.changes = append(eff.changes, Change{Kind: ChangeMailbox, AccountID: accountID, MailboxID: id})
 		return nil
 	})
@@ -251,24 +254,73 @@ func ensureParents(ctx context.Context, tx dbtx, accountID int64, name string) e
 	return nil
 }
 
-// SetSubscribed subscribes to or unsubscribes from a mailbox (RFC 9051
-// §6.3.7). Subscribing to a name that does not exist is refused: we keep
-// subscriptions on the mailbox rows.
+// SetSubscribed adds a name to an account's subscriptions or takes it off
+// (RFC 9051 §6.3.7, §6.3.8). Subscriptions are names, not mailboxes:
+// deleting a mailbox leaves its subscription (LIST shows it
+// \NonExistent). SUBSCRIBE is refused for a name that is no mailbox, as
+// RFC 9051 §6.3.7 allows; UNSUBSCRIBE takes any name.
 func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string, on bool) error {
 	name, err := CheckMailboxName(name)
 	if err != nil {
 		return err
 	}
 	return s.write(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
-		res, err := tx.ExecContext(ctx, `UPDATE mailboxes SET subscribed = ? WHERE account_id = ? AND name = ?`, on, accountID, name)
-		if err != nil {
+		if !on {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM subscriptions WHERE account_id = ? AND name = ?`, accountID, name); err != nil {
+				return fmt.Errorf("store: unsubscribe: %w", err)
+			}
+			return nil
+		}
+		var exists int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM mailboxes WHERE account_id = ? AND name = ?`, accountID, name).Scan(&exists); err != nil {
 			return fmt.Errorf("store: subscribe: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if exists == 0 {
 			return fmt.Errorf("%w: mailbox %s", ErrNotFound, name)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING`, accountID, name); err != nil {
+			return fmt.Errorf("store: subscribe: %w", err)
 		}
 		return nil
 	})
+}
+
+// Subscriptions returns the names an account is subscribed to, sorted;
+// some may name no mailbox.
+func (s *Store) Subscriptions(ctx context.Context, accountID int64) ([]string, error) {
+	rows, err := s.query(ctx, `SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("store: subscriptions: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("store: subscriptions: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// renameSubscriptions moves the subscriptions of from and the names below
+// it to the same names under to. RFC 9051 §6.3.6 does not say; a renamed
+// folder staying subscribed under its new name is what users expect, and
+// Dovecot does the same. A subscription the new name already had stays.
+func renameSubscriptions(ctx context.Context, tx dbtx, accountID int64, from, to string) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (account_id, name)
+		SELECT account_id, ? || substr(name, ?) FROM subscriptions
+		WHERE account_id = ? AND (name = ? OR substr(name, 1, ?) = ?)
+		ON CONFLICT DO NOTHING`,
+		to, len(from)+1, accountID, from, len(from)+1, from+"/"); err != nil {
+		return fmt.Errorf("store: rename subscriptions: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM subscriptions WHERE account_id = ? AND (name = ? OR substr(name, 1, ?) = ?)`,
+		accountID, from, len(from)+1, from+"/"); err != nil {
+		return fmt.Errorf("store: rename subscriptions: %w", err)
+	}
+	return nil
 }
 
 // MailboxCounts returns the unseen and \Deleted message counts of a

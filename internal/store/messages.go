@@ -18,7 +18,6 @@ type Mailbox struct {
 	AccountID     int64
 	Name          string
 	SpecialUse    string
-	Subscribed    bool
 	Keywords      []string // keywords used in the mailbox (FLAGS, PERMANENTFLAGS)
 	UIDValidity   uint32
 	UIDNext       uint32
@@ -246,12 +245,12 @@ func (s *Store) Events(ctx context.Context, trackingID string) ([]Event, error) 
 }
 
 // mailboxCols are the columns scanMailbox reads.
-const mailboxCols = `id, account_id, name, special_use, subscribed, keywords, uidvalidity, uidnext, highestmodseq, messages, size`
+const mailboxCols = `id, account_id, name, special_use, keywords, uidvalidity, uidnext, highestmodseq, messages, size`
 
 func scanMailbox(r interface{ Scan(...any) error }) (Mailbox, error) {
 	var m Mailbox
 	var kw string
-	err := r.Scan(&m.ID, &m.AccountID, &m.Name, &m.SpecialUse, &m.Subscribed, &kw, &m.UIDValidity, &m.UIDNext, &m.HighestModSeq, &m.Messages, &m.Size)
+	err := r.Scan(&m.ID, &m.AccountID, &m.Name, &m.SpecialUse, &kw, &m.UIDValidity, &m.UIDNext, &m.HighestModSeq, &m.Messages, &m.Size)
 	m.Keywords = strings.Fields(kw)
 	return m, err
 }

@@ -143,10 +143,29 @@ CREATE TABLE queue_rcpts (
 CREATE INDEX queue_due ON queue_rcpts (next_attempt);
 CREATE INDEX queue_rcpts_queue ON queue_rcpts (queue_id);
 `,
+	// 4: IMAP subscriptions are the client's list of names (RFC 9051
+	// §6.3.7), not a property of a mailbox: a subscribed name outlives
+	// DELETE and may be subscribed before it exists elsewhere. Existing
+	// subscriptions carry over.
+	`
+CREATE TABLE subscriptions (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,             -- UTF-8, '/' separated, as mailboxes.name
+	PRIMARY KEY (account_id, name)
+);
+INSERT INTO subscriptions (account_id, name) SELECT account_id, name FROM mailboxes WHERE subscribed = 1;
+ALTER TABLE mailboxes DROP COLUMN subscribed;
+`,
 }
 
 // migrate brings the schema up to date.
 func migrate(ctx context.Context, db *sql.DB) error {
+	return migrateTo(ctx, db, len(migrations))
+}
+
+// migrateTo applies the migrations up to number n (tests start from an
+// older schema with it).
+func migrateTo(ctx context.Context, db *sql.DB, n int) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("store: schema_version: %w", err)
 	}
@@ -165,7 +184,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 			_ = tx.Rollback()
 			return fmt.Errorf("store: database schema %d is newer than this binary (%d)", v, len(migrations))
 		}
-		if v == len(migrations) {
+		if v >= n {
 			return tx.Rollback()
 		}
 		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
