@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/yizhan-mail/yizhan/internal/address"
+	"github.com/yizhan-mail/yizhan/internal/buildinfo"
 	"github.com/yizhan-mail/yizhan/internal/config"
 	"github.com/yizhan-mail/yizhan/internal/daemon"
 	"github.com/yizhan-mail/yizhan/internal/store"
@@ -51,11 +52,14 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// --version and `yizhan version` print the same line.
+	root.Version = buildinfo.Read().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "config file (default $YIZHAN_CONFIG, else ./yizhan.toml, else embedded defaults)")
-	root.AddCommand(a.serveCmd(), a.domainCmd(), a.userCmd(), a.aliasCmd(), a.queueCmd(), a.traceCmd())
+	root.AddCommand(a.versionCmd(), a.serveCmd(), a.domainCmd(), a.userCmd(), a.aliasCmd(), a.queueCmd(), a.traceCmd())
 	return root
 }
 
@@ -88,6 +92,18 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func (a *app) versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version, commit and Go version of this binary",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(a.stdout, buildinfo.Read())
+			return nil
+		},
+	}
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -186,7 +202,7 @@ func (a *app) domainCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if !strings.Contains(cfg.Hostname, ".") {
+				if !config.FullyQualified(cfg.Hostname) {
 					fmt.Fprintf(a.stderr, "warning: hostname %q is not a fully qualified name; set hostname in the config\n", cfg.Hostname)
 				}
 				for _, r := range dnsRecords(d.Name, cfg.Hostname) {

@@ -286,3 +286,20 @@ func TestOneLine(t *testing.T) {
 		t.Fatalf("oneLine = %q", got)
 	}
 }
+
+// `yizhan version` and `yizhan --version` print the same one line:
+// version, commit, Go version; neither needs a config or a data directory.
+func TestVersion(t *testing.T) {
+	c := newCLI(t)
+	out := c.ok("", "version")
+	if !strings.HasPrefix(out, "yizhan ") || !strings.Contains(out, " commit ") || !strings.Contains(out, " go1.") || len(lines(out)) != 1 {
+		t.Fatalf("version printed %q", out)
+	}
+	if flag := c.ok("", "--version"); flag != out {
+		t.Fatalf("--version printed %q, version %q", flag, out)
+	}
+	if _, err := os.Stat(c.dir); err == nil {
+		t.Fatalf("version created the data directory")
+	}
+	c.fails("", "version", "extra")
+}

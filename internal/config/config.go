@@ -469,6 +469,29 @@ func (s *Size) UnmarshalText(b []byte) error {
 // MarshalText implements encoding.TextMarshaler.
 func (s Size) MarshalText() ([]byte, error) { return []byte(strconv.FormatInt(int64(s), 10)), nil }
 
+// FullyQualified reports whether host looks like a fully qualified domain
+// name, the form RFC 5321 §4.1.1.1 asks for in EHLO and other servers
+// check: at least two labels, none empty, not an IP address, and not
+// under a name that is local by definition (RFC 6761 §6.3 localhost,
+// RFC 6762 .local, the "localdomain" of many distributions' /etc/hosts).
+func FullyQualified(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if validIP(h) || !strings.Contains(h, ".") {
+		return false
+	}
+	labels := strings.Split(h, ".")
+	for _, l := range labels {
+		if l == "" {
+			return false
+		}
+	}
+	switch labels[len(labels)-1] {
+	case "localhost", "local", "localdomain":
+		return false
+	}
+	return true
+}
+
 func validIP(s string) bool {
 	_, err := netip.ParseAddr(s)
 	return err == nil

@@ -441,3 +441,23 @@ func TestLoad(t *testing.T) {
 		t.Errorf("bad file: err = %v", err)
 	}
 }
+
+func TestFullyQualified(t *testing.T) {
+	for host, want := range map[string]bool{
+		"mail.example.com":      true,
+		"mail.example.com.":     true,
+		"mx.例子.台灣":              true,
+		"vm":                    false,
+		"localhost":             false,
+		"localhost.localdomain": false,
+		"printer.local":         false,
+		"a..b":                  false,
+		"192.0.2.1":             false,
+		"::1":                   false,
+		"":                      false,
+	} {
+		if got := FullyQualified(host); got != want {
+			t.Errorf("FullyQualified(%q) = %v, want %v", host, got, want)
+		}
+	}
+}

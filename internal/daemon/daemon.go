@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/yizhan-mail/yizhan/internal/authlimit"
+	"github.com/yizhan-mail/yizhan/internal/buildinfo"
 	"github.com/yizhan-mail/yizhan/internal/config"
 	"github.com/yizhan-mail/yizhan/internal/connlimit"
 	"github.com/yizhan-mail/yizhan/internal/delivery"
@@ -91,6 +92,7 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 
 	var servers []server
 	var wg sync.WaitGroup
+	listening := 0
 	errc := make(chan error, 8)
 	serve := func(name, addr string, run func(net.Listener) error) error {
 		if addr == "" {
@@ -100,8 +102,10 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 		if err != nil {
 			return fmt.Errorf("listen %s on %s: %w", name, addr, err)
 		}
+		// On stdout only: the log gets one "started" record, not a
+		// second copy of every line.
 		fmt.Fprintf(out, "listening %s %s\n", name, ln.Addr())
-		log.Info("listening", "listener", name, "addr", ln.Addr().String())
+		listening++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -212,6 +216,13 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	bi := buildinfo.Read()
+	log.Info("started", "version", bi.Version, "commit", bi.Commit, "go", bi.GoVersion, "hostname", cfg.Hostname,
+		"data_dir", cfg.DataDir, "listeners", listening)
+	if !config.FullyQualified(cfg.Hostname) {
+		log.Warn("hostname is not a fully qualified domain name; other mail servers may refuse or distrust mail from it: set hostname in the config",
+			"hostname", cfg.Hostname)
+	}
 	printBanner(out, cfg, src)
 
 	var runErr error
@@ -263,9 +274,15 @@ func printBanner(out io.Writer, cfg config.Config, src config.Source) {
 	if src.Embedded {
 		how = "embedded defaults (no config file)"
 	}
+	// The admin commands as this binary was run, and with the config file
+	// unless the same directory finds it anyway (./yizhan.toml).
+	cmd := buildinfo.Command()
+	if !src.Embedded && src.Path != "" && filepath.Clean(src.Path) != "yizhan.toml" {
+		cmd += " --config " + buildinfo.Quote(src.Path)
+	}
 	fmt.Fprintf(out, "Yizhan serving as %s with %s\ndata in %s\n", cfg.Hostname, how, dir)
 	fmt.Fprintf(out, "add a first domain and user (in another terminal, same directory):\n"+
-		"  yizhan domain add example.com\n  yizhan user add you@example.com --password-stdin\n")
+		"  %[1]s domain add example.com\n  %[1]s user add you@example.com\n", cmd)
 }
 
 // newRunner configures the outbound queue runner from the config.
