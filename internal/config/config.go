@@ -108,13 +108,15 @@ type Limits struct {
 	MaxConnections      int      `toml:"max_connections"`        // all protocol listeners together
 	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"` // per client address
 	MaxErrors           int      `toml:"max_errors"`             // protocol errors per session before 421
-	AuthFailures        int      `toml:"auth_failures"`          // failed logins per IP per auth_window...
-	AuthWindow          Duration `toml:"auth_window"`
-	AuthPenalty         Duration `toml:"auth_penalty"`       // ...then refused (454 4.7.0) for this long
-	CommandTimeout      Duration `toml:"command_timeout"`    // RFC 5321 §4.5.3.2.7: 5 min
-	DataBlockTimeout    Duration `toml:"data_block_timeout"` // §4.5.3.2.5: 3 min
-	DataEndTimeout      Duration `toml:"data_end_timeout"`   // §4.5.3.2.6: 10 min (for us to answer)
-	POP3IdleTimeout     Duration `toml:"pop3_idle_timeout"`  // RFC 1939 §3: at least 10 min
+	AuthFailures        int      `toml:"auth_failures"`          // distinct wrong passwords per account per address per auth_window...
+	AuthWindow          Duration `toml:"auth_window"`            // (an address may fail 3× as often across accounts)
+	AuthPenalty         Duration `toml:"auth_penalty"`           // ...then that login is refused (454 4.7.0) for this long
+	AuthExemptLoopback  bool     `toml:"auth_exempt_loopback"`   // never throttle 127.0.0.0/8 and ::1 (a local webmail)
+	AuthExempt          []string `toml:"auth_exempt"`            // nor these networks ("10.0.0.0/8") or addresses
+	CommandTimeout      Duration `toml:"command_timeout"`        // RFC 5321 §4.5.3.2.7: 5 min
+	DataBlockTimeout    Duration `toml:"data_block_timeout"`     // §4.5.3.2.5: 3 min
+	DataEndTimeout      Duration `toml:"data_end_timeout"`       // §4.5.3.2.6: 10 min (for us to answer)
+	POP3IdleTimeout     Duration `toml:"pop3_idle_timeout"`      // RFC 1939 §3: at least 10 min
 }
 
 // Log configures structured logging.
@@ -161,9 +163,9 @@ func Default() Config {
 			MaxConnections:      4096,
 			MaxConnectionsPerIP: 256,
 			MaxErrors:           20,
-			AuthFailures:        5,
-			AuthWindow:          Duration(time.Minute),
-			AuthPenalty:         Duration(5 * time.Minute),
+			AuthFailures:        10,
+			AuthWindow:          Duration(time.Hour),
+			AuthPenalty:         Duration(15 * time.Minute),
 			CommandTimeout:      Duration(5 * time.Minute),
 			DataBlockTimeout:    Duration(3 * time.Minute),
 			DataEndTimeout:      Duration(10 * time.Minute),
@@ -372,11 +374,20 @@ func (c Config) Validate() error {
 		return errors.New("limits.max_header_size must be positive")
 	case c.Limits.AuthFailures <= 0:
 		return errors.New("limits.auth_failures must be positive")
+	case c.Limits.AuthWindow <= 0:
+		return errors.New("limits.auth_window must be positive")
+	case c.Limits.AuthPenalty <= 0:
+		return errors.New("limits.auth_penalty must be positive")
 	case c.Limits.MaxReceived < 0, c.Limits.MaxConnections < 0, c.Limits.MaxConnectionsPerIP < 0, c.Limits.MaxErrors < 0:
 		// 0 disables these bounds; a negative number is a typo.
 		return errors.New("limits: max_received_headers, max_connections, max_connections_per_ip and max_errors must not be negative")
 	case c.Queue.GiveUpAfter <= 0:
 		return errors.New("queue.give_up_after must be positive")
+	}
+	for i, n := range c.Limits.AuthExempt {
+		if _, err := parseNetwork(n); err != nil {
+			return fmt.Errorf("limits.auth_exempt[%d]: %w", i, err)
+		}
 	}
 	for i, d := range c.Queue.RetrySchedule {
 		// A zero wait would retry a failing destination in a tight loop.
@@ -403,6 +414,35 @@ func (c Config) Validate() error {
 		return fmt.Errorf("log.format %q: want text or json", c.Log.Format)
 	}
 	return nil
+}
+
+// AuthExemptNetworks returns the networks whose logins are never
+// throttled: loopback if auth_exempt_loopback, then auth_exempt (checked
+// by Validate).
+func (l Limits) AuthExemptNetworks() []netip.Prefix {
+	var out []netip.Prefix
+	if l.AuthExemptLoopback {
+		out = append(out, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
+	}
+	for _, n := range l.AuthExempt {
+		if p, err := parseNetwork(n); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseNetwork reads "10.0.0.0/8" or a single address.
+func parseNetwork(s string) (netip.Prefix, error) {
+	if ip, err := netip.ParseAddr(s); err == nil {
+		ip = ip.Unmap()
+		return netip.PrefixFrom(ip, ip.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a network (\"10.0.0.0/8\") or an IP address", s)
+	}
+	return p.Masked(), nil
 }
 
 // Duration is a time.Duration written as "5m", "120h".

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -460,4 +461,24 @@ func TestFullyQualified(t *testing.T) {
 			t.Errorf("FullyQualified(%q) = %v, want %v", host, got, want)
 		}
 	}
+}
+
+func TestAuthLimits(t *testing.T) {
+	c := mustParse(t, "")
+	if c.Limits.AuthFailures != 10 || c.Limits.AuthWindow.D() != time.Hour || c.Limits.AuthPenalty.D() != 15*time.Minute ||
+		c.Limits.AuthExemptLoopback || len(c.Limits.AuthExempt) != 0 {
+		t.Errorf("defaults: %+v", c.Limits)
+	}
+	if p := c.Limits.AuthExemptNetworks(); len(p) != 0 {
+		t.Errorf("exempt by default: %v", p)
+	}
+	c = mustParse(t, "[limits]\nauth_exempt_loopback = true\nauth_exempt = [\"10.1.0.0/16\", \"2001:db8::5\"]")
+	got := fmt.Sprint(c.Limits.AuthExemptNetworks())
+	if want := "[127.0.0.0/8 ::1/128 10.1.0.0/16 2001:db8::5/128]"; got != want {
+		t.Errorf("exempt networks %s, want %s", got, want)
+	}
+	wantErr(t, "[limits]\nauth_exempt = [\"10.1.0.0/33\"]", "limits.auth_exempt", "10.1.0.0/33")
+	wantErr(t, "[limits]\nauth_exempt = [\"localhost\"]", "limits.auth_exempt", "localhost")
+	wantErr(t, "[limits]\nauth_window = \"0s\"", "limits.auth_window must be positive")
+	wantErr(t, "[limits]\nauth_penalty = \"0s\"", "limits.auth_penalty must be positive")
 }

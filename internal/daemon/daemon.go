@@ -73,7 +73,12 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 	}
 	tlsConf := tlsm.ServerConfig()
 
-	authLim := authlimit.New(cfg.Limits.AuthFailures, cfg.Limits.AuthWindow.D(), cfg.Limits.AuthPenalty.D())
+	authLim := authlimit.New(authlimit.Config{
+		Failures: cfg.Limits.AuthFailures,
+		Window:   cfg.Limits.AuthWindow.D(),
+		Penalty:  cfg.Limits.AuthPenalty.D(),
+		Exempt:   cfg.Limits.AuthExemptNetworks(),
+	})
 	connLim := connlimit.New(cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerIP)
 	// Recipient lookups are cached until the directory changes (admin
 	// commands in other processes included).

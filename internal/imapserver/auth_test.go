@@ -6,12 +6,14 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/yizhan-mail/yizhan/internal/authlimit"
 	"github.com/yizhan-mail/yizhan/internal/imapserver"
+	"github.com/yizhan-mail/yizhan/test/testenv"
 )
 
 // caps returns the capability list in a greeting, a CAPABILITY response or
@@ -183,21 +185,31 @@ func TestAuthenticatePlain(t *testing.T) {
 	c.ok("LOGIN " + bob + " " + pass)
 }
 
+// Failures are answered late, progressively; a login guessed at too often
+// gets NO [UNAVAILABLE] (not [AUTHENTICATIONFAILED]) whatever the
+// mechanism or connection, until the penalty ends; other accounts from
+// the same address are not affected.
 func TestAuthThrottle(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(c *imapserver.Config) {
-		c.AuthLimiter = authlimit.New(5, time.Minute, time.Minute)
-	})
+	lim, clock := newLimiter(testAuthFailures)
+	e := newEnv(t, func(c *imapserver.Config) { c.AuthLimiter = lim })
 	c := e.dial(true)
-	for range 5 {
-		c.expectStatus("LOGIN "+alice+" wrong", "NO [AUTHENTICATIONFAILED]")
+	for i := range testAuthFailures {
+		c.expectStatus(fmt.Sprintf("LOGIN %s wrong%d", alice, i), "NO [AUTHENTICATIONFAILED]")
 	}
-	// The right password is refused now, whatever the mechanism or
-	// connection.
-	c.expectStatus("LOGIN "+alice+" "+pass, "NO [UNAVAILABLE]")
+	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}
+	if got := clock.Slept(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("failure replies delayed %v, want %v", got, want)
+	}
+	c.expectStatus("LOGIN "+alice+" "+pass, "NO [UNAVAILABLE] Too many failed logins for this account")
 	c2 := e.dial(true)
-	c2.expectStatus("AUTHENTICATE PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00"+bob+"\x00"+pass)), "NO [UNAVAILABLE]")
+	c2.expectStatus("AUTHENTICATE PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00"+alice+"\x00"+pass)), "NO [UNAVAILABLE]")
 	c2.expectStatus("SELECT INBOX", "BAD")
+	// bob from the same address is not under attack.
+	c2.ok("AUTHENTICATE PLAIN " + base64.StdEncoding.EncodeToString([]byte("\x00"+bob+"\x00"+pass)))
+	// After the penalty alice's right password works.
+	clock.Advance(time.Hour)
+	c.ok("LOGIN " + alice + " " + pass)
 }
 
 func TestBadCommands(t *testing.T) {
@@ -401,4 +413,56 @@ func TestCompress(t *testing.T) {
 	c.expectStatus("COMPRESS DEFLATE", "NO [COMPRESSIONACTIVE]")
 	c.ok("NOOP")
 	c.ok("LOGOUT")
+}
+
+// Issue 10 item 13: six mistakes refused the right password for minutes.
+func TestAuthMistakesDoNotLockOut(t *testing.T) {
+	t.Parallel()
+	lim, _ := newLimiter(defaultAuthFailures)
+	e := newEnv(t, func(c *imapserver.Config) { c.AuthLimiter = lim })
+	c := e.dial(true)
+	for i := range 6 {
+		c.expectStatus(fmt.Sprintf("LOGIN %s typo%d", alice, i), "NO [AUTHENTICATIONFAILED]")
+	}
+	c.ok("LOGIN " + alice + " " + pass)
+}
+
+// Issue 11 item 3: 4 wrong guesses for bob + 1 right login for alice,
+// repeated, had every guess checked.
+func TestAuthGuessingLimitedPerLogin(t *testing.T) {
+	t.Parallel()
+	lim, _ := newLimiter(testAuthFailures)
+	e := newEnv(t, func(c *imapserver.Config) { c.AuthLimiter = lim })
+	checked, refused := 0, 0
+	for round := range 4 {
+		c := e.dial(true)
+		for i := range 4 {
+			r := c.do(fmt.Sprintf("AUTHENTICATE PLAIN %s", base64.StdEncoding.EncodeToString([]byte("\x00"+bob+"\x00guess"+fmt.Sprint(round, i)))))
+			switch {
+			case strings.HasPrefix(r.status(), "NO [AUTHENTICATIONFAILED]"):
+				checked++
+			case strings.HasPrefix(r.status(), "NO [UNAVAILABLE]"):
+				refused++
+			default:
+				t.Fatalf("guess for bob: %s", r)
+			}
+		}
+		c.ok("LOGIN " + alice + " " + pass)
+	}
+	if checked != testAuthFailures {
+		t.Fatalf("%d guesses for bob checked (%d refused), want %d", checked, refused, testAuthFailures)
+	}
+}
+
+const (
+	testAuthFailures    = 3  // low, to keep the argon2id checks few
+	defaultAuthFailures = 10 // [limits] auth_failures by default
+)
+
+// newLimiter returns an AuthLimiter allowing failures per login, on a
+// manual clock: its tarpit waits are recorded, not slept.
+func newLimiter(failures int) (*authlimit.Limiter, *testenv.Clock) {
+	clock := testenv.NewClock()
+	return authlimit.New(authlimit.Config{Failures: failures, Window: time.Hour, Penalty: time.Hour,
+		Now: clock.Now, Sleep: clock.Sleep}), clock
 }

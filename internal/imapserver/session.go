@@ -21,6 +21,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/yizhan-mail/yizhan/internal/authlimit"
 	"github.com/yizhan-mail/yizhan/internal/imapparse"
 	"github.com/yizhan-mail/yizhan/internal/inflate"
 	"github.com/yizhan-mail/yizhan/internal/store"
@@ -578,30 +579,36 @@ func (s *session) authenticate(ctx context.Context, tag string, a *imapparse.Aut
 	s.checkCredentials(ctx, tag, user, pass)
 }
 
+// checkCredentials checks a password, throttled by the AuthLimiter:
+// failures are answered late, and a login the limiter holds back gets
+// NO [UNAVAILABLE] (RFC 5530 §3: try again later), not
+// [AUTHENTICATIONFAILED], so the client does not ask for a new password.
 func (s *session) checkCredentials(ctx context.Context, tag, user, pass string) {
-	lim := s.srv.cfg.AuthLimiter
-	if lim != nil && !lim.Allowed(s.ip) {
-		s.log.Warn("login refused: too many failures from this address", "user", user)
-		s.no(tag, "[UNAVAILABLE] Too many failed logins; try again later")
-		return
-	}
-	acct, err := s.srv.st.Authenticate(ctx, user, pass)
+	att, err := s.srv.cfg.AuthLimiter.Begin(ctx, s.ip, user)
 	if err != nil {
-		if lim != nil {
-			lim.Failure(s.ip)
+		var r *authlimit.Refused
+		if !errors.As(err, &r) {
+			s.state = stateLogout // the session is ending
+			return
 		}
-		if errors.Is(err, store.ErrAuthFailed) {
-			s.log.Info("login failed", "user", user)
-			s.no(tag, "[AUTHENTICATIONFAILED] Invalid credentials")
-		} else {
-			s.log.Error("login failed", "user", user, "err", err)
-			s.no(tag, "[UNAVAILABLE] Temporary failure")
-		}
+		s.log.Warn("login throttled", "user", user, "limit", r.Reason.String(), "until", r.Until)
+		s.no(tag, "[UNAVAILABLE] "+throttledText(r.Reason))
 		return
 	}
-	if lim != nil {
-		lim.Success(s.ip)
+	defer att.Abandon()
+	acct, err := s.srv.st.Authenticate(ctx, user, pass)
+	if errors.Is(err, store.ErrAuthFailed) {
+		blocked := att.Fail(ctx, pass)
+		s.log.Info("login failed", "user", user, "blocked", blocked)
+		s.no(tag, "[AUTHENTICATIONFAILED] Invalid credentials")
+		return
 	}
+	if err != nil {
+		s.log.Error("login failed", "user", user, "err", err)
+		s.no(tag, "[UNAVAILABLE] Temporary failure")
+		return
+	}
+	att.Succeed()
 	s.account = acct
 	s.state = stateAuth
 	s.watcher = s.srv.st.Watch(acct.ID)
@@ -609,6 +616,19 @@ func (s *session) checkCredentials(ctx context.Context, tag, user, pass string) 
 	s.log = s.log.With("user", acct.Address)
 	s.log.Info("logged in", "tls", s.tls)
 	s.ok(tag, "[CAPABILITY "+s.capabilities()+"] Logged in")
+}
+
+// throttledText tells the client which limit it met, so its user knows
+// that the password was not even checked.
+func throttledText(r authlimit.Reason) string {
+	switch r {
+	case authlimit.ReasonLogin:
+		return "Too many failed logins for this account from your address; try again later"
+	case authlimit.ReasonClient:
+		return "Too many failed logins from your address; try again later"
+	default:
+		return "Account under attack: logins from new addresses are slowed down; try again later"
+	}
 }
 
 // enable switches on extensions (RFC 5161).

@@ -183,6 +183,9 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// testAuthFailures is the test AuthLimiter's limit per login.
+const testAuthFailures = 5
+
 // testEnv is a running server with a plain and an implicit-TLS listener.
 type testEnv struct {
 	t        testing.TB
@@ -192,6 +195,7 @@ type testEnv struct {
 	implicit string // address of the pop3s port
 	roots    *x509.CertPool
 	logs     *syncBuffer
+	clock    *testenv.Clock // the AuthLimiter's: its tarpit waits are recorded, not slept
 	served   sync.WaitGroup
 	serveErr chan error
 }
@@ -199,12 +203,14 @@ type testEnv struct {
 func newTestEnv(t testing.TB, configure func(*Config)) *testEnv {
 	t.Helper()
 	cert, roots := testCert(t)
-	env := &testEnv{t: t, backend: newFakeBackend(), roots: roots, logs: &syncBuffer{}, serveErr: make(chan error, 2)}
+	clock := testenv.NewClock()
+	env := &testEnv{t: t, backend: newFakeBackend(), roots: roots, logs: &syncBuffer{}, serveErr: make(chan error, 2), clock: clock}
 	cfg := Config{
-		Hostname:    "pop.example.com",
-		TLSConfig:   &tls.Config{Certificates: []tls.Certificate{cert}},
-		AuthLimiter: authlimit.New(5, time.Hour, time.Hour),
-		Logger:      slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Hostname:  "pop.example.com",
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
+		AuthLimiter: authlimit.New(authlimit.Config{Failures: testAuthFailures, Window: time.Hour, Penalty: time.Hour,
+			Now: clock.Now, Sleep: clock.Sleep}),
+		Logger: slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if configure != nil {
 		configure(&cfg)

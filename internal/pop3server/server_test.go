@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -15,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yizhan-mail/yizhan/internal/authlimit"
 	"github.com/yizhan-mail/yizhan/internal/connlimit"
+	"github.com/yizhan-mail/yizhan/test/testenv"
 )
 
 func plain(authz, authc, pass string) string {
@@ -172,23 +175,29 @@ func TestAuthPlain(t *testing.T) {
 	c.expect("auth plain "+plain("alice@example.com", "alice@example.com", "secret pw"), "+OK Maildrop has 0 messages (0 octets)")
 }
 
+// Failures are answered late, progressively; a login guessed at too often
+// gets -ERR [SYS/TEMP] without asking the back end, whatever the command
+// or connection, until the penalty ends; other accounts from the same
+// address are not affected.
 func TestAuthThrottle(t *testing.T) {
-	env := newTestEnv(t, nil) // authlimit: 5 failures per hour
+	env := newTestEnv(t, nil)
 	c := env.dialTLS()
-	for i := range 5 {
+	for i := range testAuthFailures {
 		if i%2 == 0 {
-			c.expect("AUTH PLAIN "+plain("", "alice@example.com", "guess"), replyAuthFailed)
+			c.expect("AUTH PLAIN "+plain("", "alice@example.com", fmt.Sprint("guess", i)), replyAuthFailed)
 		} else {
 			c.expect("USER alice@example.com", "+OK Send PASS")
-			c.expect("PASS guess", replyAuthFailed)
+			c.expect(fmt.Sprint("PASS guess", i), replyAuthFailed)
 		}
 	}
+	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
+	if got := env.clock.Slept(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("failure replies delayed %v, want %v", got, want)
+	}
 	calls, _, _ := env.backend.stats()
-	// Blocked now, even with the right password, on any connection, and
-	// the back end is not asked.
 	c.expect("AUTH PLAIN "+plain("", "alice@example.com", "secret pw"), replyThrottled)
 	c2 := env.dialTLS()
-	c2.expect("USER alice@example.com", "+OK Send PASS")
+	c2.expect("USER Alice@Example.com", "+OK Send PASS")
 	c2.expect("PASS secret pw", replyThrottled)
 	if after, _, _ := env.backend.stats(); after != calls {
 		t.Errorf("backend asked %d more times while blocked", after-calls)
@@ -196,6 +205,12 @@ func TestAuthThrottle(t *testing.T) {
 	if !strings.Contains(env.logs.String(), "login throttled") {
 		t.Error("throttling not logged")
 	}
+	// bob from the same address is not under attack.
+	c2.expect("USER bob@example.com", "+OK Send PASS")
+	c2.expectPrefix("PASS hunter2", "+OK Maildrop has")
+	// After the penalty alice's right password works.
+	env.clock.Advance(time.Hour)
+	c.expectPrefix("AUTH PLAIN "+plain("", "alice@example.com", "secret pw"), "+OK Maildrop has")
 }
 
 func TestAuthSuccessClearsFailures(t *testing.T) {
@@ -727,5 +742,46 @@ func TestLogLinesCarrySessionAndIP(t *testing.T) {
 	}
 	if lines < 8 {
 		t.Errorf("only %d session log lines", lines)
+	}
+}
+
+// Issue 10 item 13: six mistakes refused the right password for minutes.
+func TestAuthMistakesDoNotLockOut(t *testing.T) {
+	clock := testenv.NewClock()
+	env := newTestEnv(t, func(c *Config) {
+		c.AuthLimiter = authlimit.New(authlimit.Config{Failures: 10, Window: time.Hour, Penalty: 15 * time.Minute, // the defaults
+			Now: clock.Now, Sleep: clock.Sleep})
+	})
+	c := env.dialTLS()
+	for i := range 6 {
+		c.expect("AUTH PLAIN "+plain("", "alice@example.com", fmt.Sprint("typo", i)), replyAuthFailed)
+	}
+	c.expect("USER alice@example.com", "+OK Send PASS")
+	c.expectPrefix("PASS secret pw", "+OK Maildrop has")
+}
+
+// Issue 11 item 3: 4 wrong guesses for bob + 1 right login for alice,
+// repeated, had every guess checked.
+func TestAuthGuessingLimitedPerLogin(t *testing.T) {
+	env := newTestEnv(t, nil)
+	checked, refused := 0, 0
+	for round := range 4 {
+		c := env.dialTLS()
+		for i := range 4 {
+			c.expect("USER bob@example.com", "+OK Send PASS")
+			switch r := c.cmd(fmt.Sprint("PASS guess", round, i)); r {
+			case replyAuthFailed:
+				checked++
+			case replyThrottled:
+				refused++
+			default:
+				t.Fatalf("guess for bob answered %q", r)
+			}
+		}
+		c.expectPrefix("AUTH PLAIN "+plain("", "alice@example.com", "secret pw"), "+OK Maildrop has")
+		c.expectPrefix("QUIT", "+OK")
+	}
+	if checked != testAuthFailures {
+		t.Fatalf("%d guesses for bob checked (%d refused), want %d", checked, refused, testAuthFailures)
 	}
 }

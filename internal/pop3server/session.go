@@ -15,13 +15,15 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/yizhan-mail/yizhan/internal/authlimit"
 )
 
 // Replies that clients and tests match on.
 const (
 	replyPlaintextRefused = "-ERR [AUTH] Plaintext authentication disallowed; use STLS first"
 	replyAuthFailed       = "-ERR [AUTH] Authentication failed"
-	replyThrottled        = "-ERR [SYS/TEMP] Too many failed logins, try again later"
+	replyThrottled        = "-ERR [SYS/TEMP] Too many failed logins for this account from your address, try again later"
 	replyInUse            = "-ERR [IN-USE] Maildrop already locked"
 	replyTooManyConns     = "-ERR [SYS/TEMP] Too many connections"
 	replyShuttingDown     = "-ERR [SYS/TEMP] server shutting down"
@@ -600,33 +602,36 @@ func (s *session) cmdAuth(ctx context.Context, cmd command) bool {
 	}
 	authz, authc, pass := string(parts[0]), string(parts[1]), string(parts[2])
 	if authz != "" && authz != authc {
-		// Acting as another user is not offered.
-		s.failAuth("AUTH PLAIN authzid differs from authcid")
+		// Acting as another user is not offered; no password was tried.
+		s.fail("AUTH PLAIN authzid differs from authcid", replyAuthFailed)
 		return false
 	}
 	s.login(ctx, authc, pass)
 	return false
 }
 
-// failAuth answers a failed login and reports it to the limiter.
-func (s *session) failAuth(why string) {
-	if l := s.srv.cfg.AuthLimiter; l != nil && l.Failure(s.ip) {
-		s.log.Warn("client address now blocked after failed logins")
-	}
-	s.fail(why, replyAuthFailed)
-}
-
 // login authenticates, locks the maildrop and enters TRANSACTION (RFC
-// 1939 §4).
+// 1939 §4). Failures are answered late by the AuthLimiter; a login it
+// holds back gets -ERR [SYS/TEMP] (RFC 3206 §4: a temporary problem, not
+// the user's credentials), so the client does not ask for a new password.
 func (s *session) login(ctx context.Context, user, pass string) {
-	if l := s.srv.cfg.AuthLimiter; l != nil && !l.Allowed(s.ip) {
-		s.refuse("login throttled", replyThrottled)
+	att, err := s.srv.cfg.AuthLimiter.Begin(ctx, s.ip, user)
+	if err != nil {
+		var r *authlimit.Refused
+		if !errors.As(err, &r) {
+			s.closing = true // the session is ending
+			return
+		}
+		s.log.Warn("login throttled", "user", logSafe(user), "limit", r.Reason.String(), "until", r.Until)
+		s.refuse("login throttled", throttledReply(r.Reason))
 		return
 	}
+	defer att.Abandon()
 	account, err := s.srv.backend.Authenticate(ctx, user, pass)
 	if errors.Is(err, ErrAuthFailed) {
-		s.log.Info("authentication failed", "user", logSafe(user))
-		s.failAuth("authentication failed")
+		blocked := att.Fail(ctx, pass)
+		s.log.Info("authentication failed", "user", logSafe(user), "blocked", blocked)
+		s.fail("authentication failed", replyAuthFailed)
 		return
 	}
 	if err != nil {
@@ -634,9 +639,7 @@ func (s *session) login(ctx context.Context, user, pass string) {
 		s.refuse("authentication unavailable", "-ERR [SYS/TEMP] Authentication temporarily unavailable")
 		return
 	}
-	if l := s.srv.cfg.AuthLimiter; l != nil {
-		l.Success(s.ip)
-	}
+	att.Succeed()
 	// RFC 1939 §4 exclusive-access lock; RFC 2449 §8.1.2 [IN-USE].
 	if !s.srv.lock(account) {
 		s.refuse("maildrop locked by another session: "+account, replyInUse)
@@ -657,6 +660,19 @@ func (s *session) login(ctx context.Context, user, pass string) {
 	n, size := s.visible()
 	s.log.Info("logged in", "messages", n, "octets", size)
 	s.reply("+OK Maildrop has %d messages (%d octets)", n, size)
+}
+
+// throttledReply tells the client which limit it met, so its user knows
+// that the password was not even checked.
+func throttledReply(r authlimit.Reason) string {
+	switch r {
+	case authlimit.ReasonLogin:
+		return replyThrottled
+	case authlimit.ReasonClient:
+		return "-ERR [SYS/TEMP] Too many failed logins from your address, try again later"
+	default:
+		return "-ERR [SYS/TEMP] Account under attack: logins from new addresses are slowed down, try again later"
+	}
 }
 
 // visible counts the messages not marked deleted and their octets.

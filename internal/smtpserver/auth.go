@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+
+	"github.com/yizhan-mail/yizhan/internal/authlimit"
 )
 
 // errAuthAborted ends an AUTH exchange whose reply was already sent.
@@ -31,9 +33,6 @@ func (s *session) cmdAuth(arg []byte) error {
 		return s.fail(503, "5.5.1", "AUTH not permitted during a mail transaction")
 	case len(mech) == 0:
 		return s.fail(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]")
-	}
-	if !s.cfg.AuthLimiter.Allowed(s.ip) {
-		return s.fail(454, "4.7.0", "Too many authentication failures, try again later")
 	}
 	var authz, user, pass string
 	switch strings.ToUpper(string(mech)) {
@@ -122,15 +121,23 @@ func (s *session) decodeResponse(b []byte) ([]byte, error) {
 	return out[:n], nil
 }
 
-// verify checks credentials with the Backend, throttled by AuthLimiter.
+// verify checks credentials with the Backend, throttled by AuthLimiter:
+// failures are answered late, and a login the limiter holds back gets
+// RFC 4954 §6's 454 4.7.0 (temporary: the client must not take it for a
+// wrong password).
 func (s *session) verify(authz, user, pass string) error {
-	lim := s.cfg.AuthLimiter
-	if !lim.Allowed(s.ip) {
-		s.log.Warn("authentication throttled", "user", user)
-		return s.fail(454, "4.7.0", "Too many authentication failures, try again later")
+	att, err := s.cfg.AuthLimiter.Begin(s.ctx, s.ip, user)
+	if err != nil {
+		var r *authlimit.Refused
+		if !errors.As(err, &r) {
+			return err // the session is ending
+		}
+		s.log.Warn("authentication throttled", "user", user, "limit", r.Reason.String(), "until", r.Until)
+		return s.fail(454, "4.7.0", throttledText(r.Reason))
 	}
+	defer att.Abandon()
 	failed := func(reason string) error {
-		blocked := lim.Failure(s.ip)
+		blocked := att.Fail(s.ctx, pass)
 		s.log.Warn("authentication failed", "user", user, "reason", reason, "blocked", blocked)
 		return s.fail(535, "5.7.8", "Authentication credentials invalid")
 	}
@@ -155,9 +162,22 @@ func (s *session) verify(authz, user, pass string) error {
 		s.refuse(454, "4.7.0", "Temporary authentication failure")
 		return nil
 	}
-	lim.Success(s.ip)
+	att.Succeed()
 	s.info.AuthAccount = account
 	s.log.Info("authenticated", "user", user, "account", account)
 	s.reply(235, "2.7.0", "Authentication successful")
 	return nil
+}
+
+// throttledText tells the client which limit it met, so its user knows
+// that the password was not even checked.
+func throttledText(r authlimit.Reason) string {
+	switch r {
+	case authlimit.ReasonLogin:
+		return "Too many failed logins for this account from your address, try again later"
+	case authlimit.ReasonClient:
+		return "Too many failed logins from your address, try again later"
+	default:
+		return "Account under attack: logins from new addresses are slowed down, try again later"
+	}
 }

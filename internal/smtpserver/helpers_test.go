@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/yizhan-mail/yizhan/internal/authlimit"
+	"github.com/yizhan-mail/yizhan/test/testenv"
 )
 
 const testHost = "mx.example.test"
@@ -225,7 +226,11 @@ type testServer struct {
 	backend *fakeBackend
 	serveC  chan error
 	client  *tls.Config
+	clock   *testenv.Clock // the default AuthLimiter's: its tarpit waits are recorded, not slept
 }
+
+// testAuthFailures is the default AuthLimiter's limit per login.
+const testAuthFailures = 5
 
 // testLogger writes to stderr when -v is given with YIZHAN_TEST_LOG=1,
 // else nowhere.
@@ -250,14 +255,16 @@ func startServer(t testing.TB, cfg Config) *testServer {
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger()
 	}
+	clock := testenv.NewClock()
 	if cfg.AuthLimiter == nil {
-		cfg.AuthLimiter = authlimit.New(5, time.Hour, time.Hour)
+		cfg.AuthLimiter = authlimit.New(authlimit.Config{Failures: testAuthFailures, Window: time.Hour, Penalty: time.Hour,
+			Now: clock.Now, Sleep: clock.Sleep})
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{backend: newFakeBackend(), addr: ln.Addr().String(), serveC: make(chan error, 1), client: ctls}
+	ts := &testServer{backend: newFakeBackend(), addr: ln.Addr().String(), serveC: make(chan error, 1), client: ctls, clock: clock}
 	ts.srv = New(cfg, ts.backend)
 	go func() { ts.serveC <- ts.srv.Serve(context.Background(), ln) }()
 	t.Cleanup(func() {
@@ -360,11 +367,18 @@ func (c *rawClient) startTLS(cfg *tls.Config) {
 // login brings a submission session to the authenticated state.
 func (c *rawClient) login(ts *testServer) {
 	c.t.Helper()
+	c.authReady(ts)
+	c.cmd("AUTH PLAIN "+plainResp("", "alice@example.test", "secret"), "235 2.7.0")
+}
+
+// authReady brings a submission session to where AUTH is accepted
+// (EHLO, STARTTLS, EHLO).
+func (c *rawClient) authReady(ts *testServer) {
+	c.t.Helper()
 	c.cmd("EHLO client.example.test", "250 ")
 	c.cmd("STARTTLS", "220 2.0.0")
 	c.startTLS(ts.client)
 	c.cmd("EHLO client.example.test", "250 ")
-	c.cmd("AUTH PLAIN "+plainResp("", "alice@example.test", "secret"), "235 2.7.0")
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -45,7 +45,7 @@ type Config struct {
 	DataBlockTimeout time.Duration
 	DataEndTimeout   time.Duration
 
-	AuthLimiter *authlimit.Limiter // shared across protocols; default: own limiter, 5 failures / 10m → 15m block
+	AuthLimiter *authlimit.Limiter // shared across protocols; default: own limiter, 10 failures per login per hour → 15m block
 	ConnLimiter *connlimit.Limiter // shared across listeners; nil = unlimited
 	Logger      *slog.Logger       // default slog.Default()
 }
@@ -107,7 +107,7 @@ func (c *Config) setDefaults() {
 		c.DataEndTimeout = 10 * time.Minute
 	}
 	if c.AuthLimiter == nil {
-		c.AuthLimiter = authlimit.New(5, 10*time.Minute, 15*time.Minute)
+		c.AuthLimiter = authlimit.New(authlimit.Config{Failures: 10, Window: time.Hour, Penalty: 15 * time.Minute})
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -351,31 +351,6 @@ func TestAuthSubmission(t *testing.T) {
 	c2.cmd("AUTH LOGIN", "503 5.5.1")
 }
 
-func TestAuthThrottle(t *testing.T) {
-	ts := startServer(t, Config{Mode: ModeSubmission, MaxErrors: 100})
-	c := ts.dialGreeted(t)
-	c.cmd("EHLO client.example.test", "250 ")
-	c.cmd("STARTTLS", "220 2.0.0")
-	c.startTLS(ts.client)
-	c.cmd("EHLO client.example.test", "250 ")
-	for i := 0; i < 5; i++ {
-		c.cmd("AUTH PLAIN "+plainResp("", "alice@example.test", fmt.Sprint("guess", i)), "535 5.7.8")
-	}
-	calls := ts.backend.authCalls
-	c.cmd("AUTH PLAIN "+plainResp("", "alice@example.test", "secret"), "454 4.7.0")
-	c.cmd("AUTH LOGIN", "454 4.7.0")
-	if ts.backend.authCalls != calls {
-		t.Errorf("backend asked while blocked")
-	}
-	// Other connections from the same address are blocked too.
-	c2 := ts.dialGreeted(t)
-	c2.cmd("EHLO client.example.test", "250 ")
-	c2.cmd("STARTTLS", "220 2.0.0")
-	c2.startTLS(ts.client)
-	c2.cmd("EHLO client.example.test", "250 ")
-	c2.cmd("AUTH PLAIN "+plainResp("", "alice@example.test", "secret"), "454 4.7.0")
-}
-
 func TestSubmissionFixups(t *testing.T) {
 	ts := startServer(t, Config{Mode: ModeSubmission, MaxErrors: 100})
 	c := ts.dialGreeted(t)
