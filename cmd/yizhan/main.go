@@ -59,7 +59,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "config file (default $YIZHAN_CONFIG, else ./yizhan.toml, else embedded defaults)")
-	root.AddCommand(a.versionCmd(), a.serveCmd(), a.domainCmd(), a.userCmd(), a.aliasCmd(), a.queueCmd(), a.traceCmd())
+	root.AddCommand(a.versionCmd(), a.serveCmd(), a.domainCmd(), a.userCmd(), a.aliasCmd(), a.queueCmd(), a.traceCmd(), a.authCmd())
 	return root
 }
 

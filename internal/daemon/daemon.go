@@ -79,6 +79,13 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 		Penalty:  cfg.Limits.AuthPenalty.D(),
 		Exempt:   cfg.Limits.AuthExemptNetworks(),
 	})
+	// Admin commands reach what lives in this process's memory (the
+	// limiter's blocks) through the control socket.
+	stopControl, err := serveControl(cfg.DataDir, authLim, log)
+	if err != nil {
+		return err
+	}
+	defer stopControl()
 	connLim := connlimit.New(cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerIP)
 	// Recipient lookups are cached until the directory changes (admin
 	// commands in other processes included).
