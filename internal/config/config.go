@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -210,7 +211,29 @@ func Load(flagPath string) (Config, Source, error) {
 	if err != nil {
 		return Config{}, Source{}, fmt.Errorf("config %s: %w", path, err)
 	}
+	if err := c.resolvePaths(path); err != nil {
+		return Config{}, Source{}, fmt.Errorf("config %s: %w", path, err)
+	}
 	return c, Source{Path: path}, nil
+}
+
+// resolvePaths makes the file names in a config read from path relative
+// to path's directory, not to whichever directory serve or an admin
+// command happens to start in (under systemd that is /): data_dir (also
+// the default, when the file sets none), tls.cert_file and tls.key_file.
+// The embedded defaults, with no file, keep data_dir relative to the
+// working directory.
+func (c *Config) resolvePaths(path string) error {
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	for _, p := range []*string{&c.DataDir, &c.TLS.CertFile, &c.TLS.KeyFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	return nil
 }
 
 // Parse decodes TOML over the defaults, rejecting unknown keys, and

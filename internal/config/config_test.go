@@ -482,3 +482,61 @@ func TestAuthLimits(t *testing.T) {
 	wantErr(t, "[limits]\nauth_window = \"0s\"", "limits.auth_window must be positive")
 	wantErr(t, "[limits]\nauth_penalty = \"0s\"", "limits.auth_penalty must be positive")
 }
+
+// With a config file, a relative data_dir (also the default one when the
+// file sets none) is relative to the file's directory, whatever the
+// working directory; with no file, it stays relative to the working
+// directory. TLS file names follow the same rule.
+func TestRelativePathsFollowTheConfigFile(t *testing.T) {
+	etc := t.TempDir()
+	t.Chdir(t.TempDir()) // somewhere else
+	t.Setenv("YIZHAN_CONFIG", "")
+	write := func(name, doc string) string {
+		p := filepath.Join(etc, name)
+		if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, c := range []struct {
+		doc, want string
+	}{
+		{`data_dir = "data"`, filepath.Join(etc, "data")},
+		{`data_dir = "./spool/yizhan"`, filepath.Join(etc, "spool", "yizhan")},
+		{`data_dir = "../shared"`, filepath.Join(filepath.Dir(etc), "shared")},
+		{`data_dir = "/var/lib/yizhan"`, "/var/lib/yizhan"},
+		{`hostname = "mail.example.com"`, filepath.Join(etc, "yizhan-data")},
+	} {
+		cfg, _, err := Load(write("y.toml", c.doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.DataDir != c.want {
+			t.Errorf("%s: data_dir %q, want %q", c.doc, cfg.DataDir, c.want)
+		}
+	}
+	cfg, _, err := Load(write("tls.toml", "[tls]\ncert_file = \"tls/cert.pem\"\nkey_file = \"/etc/ssl/key.pem\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TLS.CertFile != filepath.Join(etc, "tls", "cert.pem") || cfg.TLS.KeyFile != "/etc/ssl/key.pem" {
+		t.Errorf("tls files %q, %q", cfg.TLS.CertFile, cfg.TLS.KeyFile)
+	}
+
+	// A config file named relative to the working directory.
+	t.Chdir(filepath.Dir(etc))
+	cfg, _, err = Load(filepath.Join(filepath.Base(etc), "y.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != filepath.Join(etc, "yizhan-data") {
+		t.Errorf("relative config path: data_dir %q", cfg.DataDir)
+	}
+
+	// No config file: the embedded default, relative to the working
+	// directory as before.
+	cfg, src, err := Load("")
+	if err != nil || !src.Embedded || cfg.DataDir != "./yizhan-data" {
+		t.Errorf("embedded: data_dir %q (%+v, %v)", cfg.DataDir, src, err)
+	}
+}
