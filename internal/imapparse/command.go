@@ -148,12 +148,28 @@ type CatPart struct {
 }
 
 // Search holds SEARCH's arguments (RFC 9051 §6.4.4) with ESEARCH return
-// options (RFC 4731) and SAVE (RFC 5182).
+// options (RFC 4731), SAVE (RFC 5182) and those of CONTEXT=SEARCH (RFC
+// 5267 §4).
 type Search struct {
-	Charset   string     // CHARSET given, upper-case: "UTF-8" or "US-ASCII"; "" if none
-	Return    []string   // return options, upper-case: MIN MAX COUNT ALL SAVE
-	HasReturn bool       // RETURN (...) was given, possibly empty (which means ALL)
-	Key       *SearchKey // an "AND" of the keys given
+	Charset string // CHARSET given, upper-case: "UTF-8" or "US-ASCII"; "" if none
+	// Return holds the return options, upper-case: MIN MAX COUNT ALL SAVE,
+	// and CONTEXT UPDATE PARTIAL (RFC 5267 §4), each at most once.
+	Return    []string
+	HasReturn bool          // RETURN (...) was given, possibly empty (which means ALL)
+	Partial   *PartialRange // PARTIAL's range; nil unless Return holds PARTIAL
+	Key       *SearchKey    // an "AND" of the keys given
+}
+
+// PartialRange is the range of the PARTIAL return option (RFC 5267 §4.4):
+// results First to Last, counted from 1, First ≤ Last.
+type PartialRange struct {
+	First, Last uint32
+}
+
+// CancelUpdate holds CANCELUPDATE's tags (RFC 5267 §4.3.5): those of the
+// searching commands whose updates are to stop.
+type CancelUpdate struct {
+	Tags []string // at least one
 }
 
 // Fetch holds FETCH's arguments (RFC 9051 §6.4.5) with the CONDSTORE and
@@ -204,11 +220,15 @@ type SortCriterion struct {
 	Reverse bool   // REVERSE was given
 }
 
-// Sort holds SORT's arguments (RFC 5256 §3).
+// Sort holds SORT's arguments (RFC 5256 §3) with the return options of
+// ESORT and CONTEXT=SORT (RFC 5267 §3, §4).
 type Sort struct {
-	Criteria []SortCriterion // at least one
-	Charset  string          // upper-case: "UTF-8" or "US-ASCII"
-	Key      *SearchKey      // an "AND" of the search keys given
+	Criteria  []SortCriterion // at least one
+	Charset   string          // upper-case: "UTF-8" or "US-ASCII"
+	Key       *SearchKey      // an "AND" of the search keys given
+	Return    []string        // return options as for Search
+	HasReturn bool            // RETURN (...) was given: the answer is an ESEARCH response
+	Partial   *PartialRange   // PARTIAL's range; nil unless Return holds PARTIAL
 }
 
 // Thread holds THREAD's arguments (RFC 5256 §3).
@@ -352,6 +372,8 @@ func (r *Reader) parseArgs(cmd *Command) (any, error) {
 		return r.parseThread()
 	case "GETQUOTA", "SETQUOTA":
 		return r.parseQuota(cmd.Name == "SETQUOTA")
+	case "CANCELUPDATE":
+		return r.parseCancelUpdate()
 	case "COMPRESS":
 		if err := r.sp("compression mechanism"); err != nil {
 			return nil, err
@@ -1154,4 +1176,25 @@ func (r *Reader) parseQuota(set bool) (*Quota, error) {
 		a.Limits = append(a.Limits, QuotaLimit{Resource: res, Limit: n})
 	}
 	return a, nil
+}
+
+// parseCancelUpdate: "CANCELUPDATE" 1*(SP quoted) (RFC 5267 §5).
+func (r *Reader) parseCancelUpdate() (*CancelUpdate, error) {
+	a := &CancelUpdate{}
+	for {
+		if err := r.sp("tag"); err != nil {
+			return nil, err
+		}
+		if r.peek() != '"' {
+			return nil, r.errorf("CANCELUPDATE takes quoted tags")
+		}
+		t, err := r.quoted("tag")
+		if err != nil {
+			return nil, err
+		}
+		a.Tags = append(a.Tags, t)
+		if r.end() {
+			return a, nil
+		}
+	}
 }

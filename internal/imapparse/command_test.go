@@ -183,6 +183,15 @@ func TestCommands(t *testing.T) {
 				Charset: "US-ASCII", Key: &SearchKey{Op: "AND", Children: []*SearchKey{{Op: "UNDELETED"},
 					{Op: "SINCE", Date: time.Date(1994, 2, 1, 0, 0, 0, 0, time.UTC)}}}}}},
 
+		// ESORT and CONTEXT=SORT (RFC 5267 §3, §4).
+		{"o3 UID SORT RETURN (MIN PARTIAL 1:10 UPDATE) (ARRIVAL) US-ASCII ALL\r\n", Command{Tag: "o3", Name: "SORT", UID: true, Args: &Sort{
+			Criteria: []SortCriterion{{Key: "ARRIVAL"}}, Charset: "US-ASCII", Return: []string{"MIN", "PARTIAL", "UPDATE"}, HasReturn: true,
+			Partial: &PartialRange{First: 1, Last: 10}, Key: &SearchKey{Op: "AND", Children: []*SearchKey{{Op: "ALL"}}}}}},
+		{"o4 SORT RETURN () (SIZE) UTF-8 1:5\r\n", Command{Tag: "o4", Name: "SORT", Args: &Sort{
+			Criteria: []SortCriterion{{Key: "SIZE"}}, Charset: "UTF-8", Return: []string{}, HasReturn: true,
+			Key: &SearchKey{Op: "AND", Children: []*SearchKey{{Op: "SEQSET", Set: setp("1:5")}}}}}},
+		{"o5 CANCELUPDATE \"o3\" \"x y\"\r\n", Command{Tag: "o5", Name: "CANCELUPDATE", Args: &CancelUpdate{Tags: []string{"o3", "x y"}}}},
+
 		{"v1 THREAD REFERENCES UTF-8 ALL\r\n", Command{Tag: "v1", Name: "THREAD", Args: &Thread{Algorithm: "REFERENCES",
 			Charset: "UTF-8", Key: &SearchKey{Op: "AND", Children: []*SearchKey{{Op: "ALL"}}}}}},
 		{"v2 UID THREAD orderedsubject \"UTF-8\" SUBJECT {6+}\r\n日本\r\n", Command{Tag: "v2", Name: "THREAD", UID: true,

@@ -2,9 +2,9 @@
 // into typed Go values for internal/imapserver. It covers every command of
 // IMAP4rev2 (RFC 9051) and IMAP4rev1 (RFC 3501) and the extensions Yizhan
 // announces: LITERAL+, SASL-IR, ID, ENABLE, IDLE, NAMESPACE, UNSELECT,
-// UIDPLUS, MULTIAPPEND, CATENATE, MOVE, CREATE-SPECIAL-USE, LIST-EXTENDED, LIST-STATUS, ESEARCH,
-// SEARCHRES, CONDSTORE, QRESYNC, STATUS=SIZE, BINARY, UTF8=ACCEPT, COMPRESS,
-// QUOTA, SORT and THREAD.
+// UIDPLUS, MULTIAPPEND, CATENATE, MOVE, CREATE-SPECIAL-USE, LIST-EXTENDED,
+// LIST-STATUS, ESEARCH, SEARCHRES, CONDSTORE, QRESYNC, STATUS=SIZE, BINARY,
+// UTF8=ACCEPT, COMPRESS, QUOTA, SORT, THREAD, ESORT and CONTEXT=SEARCH/SORT.
 //
 // A command is one logical line that literals may interrupt (RFC 9051 §4.3):
 // "{n}" is synchronising (the client waits for a continuation request

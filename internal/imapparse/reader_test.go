@@ -118,6 +118,11 @@ func TestSyntaxErrors(t *testing.T) {
 		{"a1 SETQUOTA \"\" (STORAGE x)\r\n", "a1"},
 		{"a1 SETQUOTA \"\" STORAGE 5\r\n", "a1"},
 		{"a1 COMPRESS\r\n", "a1"},
+		{"a1 CANCELUPDATE\r\n", "a1"},
+		{"a1 CANCELUPDATE a1\r\n", "a1"},
+		{"a1 CANCELUPDATE \"a1\" \r\n", "a1"},
+		{"a1 SORT RETURN (PARTIAL 1) (ARRIVAL) UTF-8 ALL\r\n", "a1"},
+		{"a1 SORT RETURN (ALL) UTF-8 ALL\r\n", "a1"},
 	}
 	for _, c := range cases {
 		r, conts := testReader(c.in+"b NOOP\r\n", Limits{})

@@ -1,6 +1,7 @@
 package imapparse
 
 import (
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -40,7 +41,7 @@ type SearchKey struct {
 func supportedCharset(cs string) bool { return cs == "UTF-8" || cs == "US-ASCII" }
 
 // parseSearch: "SEARCH" [search-return-opts] SP search-program (RFC 9051
-// §9, RFC 4731 §3, RFC 5182 §3).
+// §9, RFC 4731 §3, RFC 5182 §3, RFC 5267 §5).
 func (r *Reader) parseSearch() (*Search, error) {
 	if err := r.sp("search keys"); err != nil {
 		return nil, err
@@ -48,26 +49,9 @@ func (r *Reader) parseSearch() (*Search, error) {
 	a := &Search{}
 	if r.peekKeyword("RETURN") {
 		a.HasReturn = true
-		a.Return = []string{}
-		if err := r.expect('(', "before return options"); err != nil {
+		var err error
+		if a.Return, a.Partial, err = r.returnOpts(); err != nil {
 			return nil, err
-		}
-		for first := true; !r.take(')'); first = false {
-			if !first {
-				if err := r.sp("return option"); err != nil {
-					return nil, err
-				}
-			}
-			opt, err := r.keyword("return option")
-			if err != nil {
-				return nil, err
-			}
-			switch opt {
-			case "MIN", "MAX", "ALL", "COUNT", "SAVE":
-			default:
-				return nil, r.errorf("unknown SEARCH return option %s", short(opt))
-			}
-			a.Return = append(a.Return, opt)
 		}
 		if err := r.sp("search keys"); err != nil {
 			return nil, err
@@ -261,10 +245,20 @@ func (r *Reader) parseSort() (*Sort, error) {
 	if err := r.sp("sort criteria"); err != nil {
 		return nil, err
 	}
+	a := &Sort{}
+	if r.peekKeyword("RETURN") {
+		a.HasReturn = true
+		var err error
+		if a.Return, a.Partial, err = r.returnOpts(); err != nil {
+			return nil, err
+		}
+		if err := r.sp("sort criteria"); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.expect('(', "before sort criteria"); err != nil {
 		return nil, err
 	}
-	a := &Sort{}
 	for {
 		var c SortCriterion
 		key, err := r.keyword("sort key")
@@ -297,6 +291,70 @@ func (r *Reader) parseSort() (*Sort, error) {
 	var err error
 	a.Charset, a.Key, err = r.searchCriteria()
 	return a, err
+}
+
+// returnOpts reads "(" [search-return-opt *(SP search-return-opt)] ")"
+// after RETURN SP: MIN MAX ALL COUNT (RFC 4731 §3), SAVE (RFC 5182 §3),
+// CONTEXT, UPDATE and PARTIAL SP partial-range (RFC 5267 §5). An option
+// given twice counts once; two PARTIALs, or PARTIAL with ALL, are an
+// error (RFC 5267 §4.4).
+func (r *Reader) returnOpts() ([]string, *PartialRange, error) {
+	if err := r.expect('(', "before return options"); err != nil {
+		return nil, nil, err
+	}
+	opts := []string{}
+	var partial *PartialRange
+	for first := true; !r.take(')'); first = false {
+		if !first {
+			if err := r.sp("return option"); err != nil {
+				return nil, nil, err
+			}
+		}
+		opt, err := r.keyword("return option")
+		if err != nil {
+			return nil, nil, err
+		}
+		switch opt {
+		case "MIN", "MAX", "ALL", "COUNT", "SAVE", "CONTEXT", "UPDATE":
+		case "PARTIAL":
+			if err := r.sp("partial range"); err != nil {
+				return nil, nil, err
+			}
+			if partial, err = r.partialRange(); err != nil {
+				return nil, nil, err
+			}
+		default:
+			return nil, nil, r.errorf("unknown return option %s", short(opt))
+		}
+		if slices.Contains(opts, opt) {
+			if opt == "PARTIAL" {
+				return nil, nil, r.errorf("PARTIAL given twice")
+			}
+			continue
+		}
+		opts = append(opts, opt)
+	}
+	if slices.Contains(opts, "ALL") && slices.Contains(opts, "PARTIAL") {
+		return nil, nil, r.errorf("PARTIAL and ALL cannot be combined")
+	}
+	return opts, partial, nil
+}
+
+// partialRange reads partial-range = nz-number ":" nz-number (RFC 5267
+// §5); "500:400" is the same as "400:500".
+func (r *Reader) partialRange() (*PartialRange, error) {
+	a, err := r.nzNumber("partial range")
+	if err != nil {
+		return nil, err
+	}
+	if err := r.expect(':', "in partial range"); err != nil {
+		return nil, err
+	}
+	b, err := r.nzNumber("partial range")
+	if err != nil {
+		return nil, err
+	}
+	return &PartialRange{First: min(a, b), Last: max(a, b)}, nil
 }
 
 // parseThread: "THREAD" SP thread-alg SP search-criteria (RFC 5256 §5).

@@ -66,6 +66,9 @@ func TestSearch(t *testing.T) {
 		{"RETURN (MIN MAX COUNT ALL save) UNDELETED",
 			Search{Return: []string{"MIN", "MAX", "COUNT", "ALL", "SAVE"}, HasReturn: true, Key: and(key("UNDELETED"))}},
 		{"RETURN () CHARSET UTF-8 ALL", Search{Return: []string{}, HasReturn: true, Charset: "UTF-8", Key: and(key("ALL"))}},
+		// CONTEXT=SEARCH (RFC 5267 §5): a reversed range is the same range.
+		{"RETURN (UPDATE context PARTIAL 500:400 COUNT count) ALL", Search{Return: []string{"UPDATE", "CONTEXT", "PARTIAL", "COUNT"},
+			HasReturn: true, Partial: &PartialRange{First: 400, Last: 500}, Key: and(key("ALL"))}},
 	}
 	for _, c := range cases {
 		cmd := mustParse(t, "a SEARCH "+c.in+"\r\n")
@@ -130,6 +133,14 @@ func TestSearchErrors(t *testing.T) {
 		"MODSEQ x",
 		"RETURN (MIN FOO) ALL",
 		"RETURN MIN ALL",
+		"RETURN (PARTIAL 1) ALL",
+		"RETURN (PARTIAL 1:*) ALL",
+		"RETURN (PARTIAL *:1) ALL",
+		"RETURN (PARTIAL 0:1) ALL",
+		"RETURN (PARTIAL 1:2 PARTIAL 3:4) ALL",
+		"RETURN (PARTIAL 1:2 ALL) ALL",
+		"RETURN (ALL PARTIAL 1:2) ALL",
+		"RETURN (PARTIAL) ALL",
 		"CHARSET",
 		"SUBJECT \"\xff\"",
 		"SUBJECT {1}\r\n\xff",

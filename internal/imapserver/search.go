@@ -62,6 +62,13 @@ type evalCtx struct {
 // runSearch evaluates key over the selected mailbox and returns the
 // matching messages in UID order.
 func (s *session) runSearch(ctx context.Context, key *imapparse.SearchKey) ([]store.Message, error) {
+	return s.searchIn(ctx, key, nil)
+}
+
+// searchIn is runSearch over only the messages of the view whose UIDs are
+// in only (ascending), or over all of them when only is nil: a search
+// context re-evaluates just the messages that changed (RFC 5267 §4.3).
+func (s *session) searchIn(ctx context.Context, key *imapparse.SearchKey, only []uint32) ([]store.Message, error) {
 	needs := searchNeeds{text: map[*imapparse.SearchKey]bool{}}
 	collectNeeds(key, &needs)
 	text := map[*imapparse.SearchKey]map[uint32]bool{}
@@ -83,10 +90,17 @@ func (s *session) runSearch(ctx context.Context, key *imapparse.SearchKey) ([]st
 	}
 	e := &evalCtx{s: s, ctx: ctx, max: uint32(s.sel.uids.Len()), text: text}
 	e.maxUID = s.sel.uids.Last()
-	if !needs.mime {
+	if !needs.mime && only == nil {
 		return s.searchMeta(ctx, e, key)
 	}
-	msgs, err := s.loadMessages(ctx, s.sel.uids.Slice(), true, true)
+	if !needs.mime {
+		return s.searchMetaOf(ctx, e, key, only)
+	}
+	uids := only
+	if uids == nil {
+		uids = s.sel.uids.Slice()
+	}
+	msgs, err := s.loadMessages(ctx, uids, true, true)
 	if err != nil {
 		return nil, err
 	}
@@ -340,6 +354,9 @@ func headerContains(header []byte, field, needle string) bool {
 // search answers SEARCH and UID SEARCH, with ESEARCH (RFC 4731) and
 // SEARCHRES (RFC 5182).
 func (s *session) search(ctx context.Context, tag string, uidCmd bool, a *imapparse.Search) {
+	if !s.checkUpdateTag(tag, a.Return) {
+		return
+	}
 	msgs, err := s.runSearch(ctx, a.Key)
 	if err != nil {
 		s.log.Error("search", "err", err)
@@ -417,6 +434,8 @@ func (s *session) search(ctx context.Context, tag string, uidCmd bool, a *imappa
 				if len(nums) > 0 {
 					l += " ALL " + imapparse.FormatUIDs(nums)
 				}
+			case "PARTIAL":
+				l += " PARTIAL " + partialData(a.Partial, nums, false)
 			}
 		}
 		if usesModSeq && len(nums) > 0 {
@@ -435,6 +454,13 @@ func (s *session) search(ctx context.Context, tag string, uidCmd bool, a *imappa
 			l += fmt.Sprintf(" MODSEQ %d", maxMod)
 		}
 		s.untagged(l)
+	}
+	if slices.Contains(ret, "UPDATE") {
+		uids := make([]uint32, len(msgs))
+		for i, m := range msgs {
+			uids[i] = m.UID
+		}
+		s.addContext(tag, uidCmd, a.Key, nil, uids, nil)
 	}
 	s.update(ctx, uidCmd)
 	s.ok(tag, "SEARCH completed")
@@ -540,6 +566,9 @@ func headerValue(header []byte, name string) string {
 
 // sortCmd answers SORT and UID SORT (RFC 5256 §3).
 func (s *session) sortCmd(ctx context.Context, tag string, uidCmd bool, a *imapparse.Sort) {
+	if !s.checkUpdateTag(tag, a.Return) {
+		return
+	}
 	if keyUses(a.Key, "MODSEQ") {
 		s.enableCondstore(ctx)
 	}
@@ -554,6 +583,10 @@ func (s *session) sortCmd(ctx context.Context, tag string, uidCmd bool, a *imapp
 		crit = append(crit, imapsort.Criterion{Key: c.Key, Reverse: c.Reverse})
 	}
 	sorted := imapsort.Sort(s.sortMsgs(ctx, msgs, false), crit)
+	if a.HasReturn {
+		s.esort(ctx, tag, uidCmd, a, crit, msgs, sorted)
+		return
+	}
 	nums := make([]uint32, len(sorted))
 	for i, m := range sorted {
 		nums[i] = m.Seq

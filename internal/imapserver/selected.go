@@ -37,6 +37,9 @@ type selected struct {
 	pending []store.Change
 	// saved is the SEARCHRES result ($, RFC 5182), as UIDs.
 	saved []uint32
+	// contexts are the searches whose results are kept up to date
+	// (RFC 5267 §4.3, context.go).
+	contexts []*searchContext
 }
 
 // seqOf returns the sequence number of uid, or 0.
@@ -314,6 +317,9 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 	}
 	current := s.currentFlags(ctx)
 	exists := sel.uids.Len()
+	// touched are the messages that arrived or changed flags: search
+	// contexts look at them once everything is announced.
+	var touched []uint32
 	var vanished []uint32
 	// VANISHED is gathered into one line but must go out before any
 	// EXISTS or FETCH, whose numbers already count without the UIDs in it.
@@ -336,6 +342,7 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 				continue // already in the view
 			}
 			sel.uids.Append(c.UID)
+			touched = append(touched, c.UID)
 			// A keyword it brings is announced with it, before any
 			// FETCH can show it (RFC 9051 §7.3.5).
 			s.announceKeywords(c.Flags)
@@ -355,6 +362,7 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 				flushVanished()
 				s.untagged(fmt.Sprintf("%d EXISTS", sel.uids.Len()))
 			}
+			s.contextExpunge(c.UID, seq, flushVanished)
 			sel.uids.DeleteAt(seq - 1)
 			exists = sel.uids.Len()
 			if s.qresync {
@@ -367,6 +375,7 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 			if !found {
 				continue // expunged since; its expunge follows
 			}
+			touched = append(touched, c.UID)
 			if ms, ok := sel.ownFlags[c.UID]; ok {
 				if c.ModSeq >= ms {
 					delete(sel.ownFlags, c.UID) // the echo of our own change
@@ -407,6 +416,7 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 	if exists != sel.uids.Len() {
 		s.untagged(fmt.Sprintf("%d EXISTS", sel.uids.Len()))
 	}
+	s.contextsChanged(ctx, touched)
 	sel.pending = rest
 	if len(rest) == 0 {
 		sel.shown = nil

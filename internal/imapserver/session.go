@@ -353,7 +353,7 @@ func (s *session) capabilities() string {
 	c = append(c, "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
 		"MULTIAPPEND", "CATENATE", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "ESEARCH",
 		"SEARCHRES", "CONDSTORE", "QRESYNC", "STATUS=SIZE", fmt.Sprintf("APPENDLIMIT=%d", s.srv.cfg.AppendLimit),
-		"BINARY", "UTF8=ACCEPT", "QUOTA", "QUOTA=RES-STORAGE", "SORT", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT")
+		"BINARY", "UTF8=ACCEPT", "QUOTA", "QUOTA=RES-STORAGE", "SORT", "ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT")
 	if s.fw == nil {
 		c = append(c, "COMPRESS=DEFLATE")
 	}
@@ -457,7 +457,7 @@ func (s *session) dispatch(ctx context.Context, cmd *imapparse.Command) {
 // selectedOnly are the commands of the selected state (RFC 9051 §6.4).
 var selectedOnly = map[string]bool{
 	"CHECK": true, "CLOSE": true, "UNSELECT": true, "EXPUNGE": true, "SEARCH": true, "FETCH": true,
-	"STORE": true, "COPY": true, "MOVE": true, "SORT": true, "THREAD": true,
+	"STORE": true, "COPY": true, "MOVE": true, "SORT": true, "THREAD": true, "CANCELUPDATE": true,
 }
 
 func (s *session) dispatchSelected(ctx context.Context, cmd *imapparse.Command) {
@@ -485,6 +485,8 @@ func (s *session) dispatchSelected(ctx context.Context, cmd *imapparse.Command) 
 		s.store(ctx, tag, cmd.UID, cmd.Args.(*imapparse.Store))
 	case "COPY", "MOVE":
 		s.copyMove(ctx, tag, cmd.UID, cmd.Name == "MOVE", cmd.Args.(*imapparse.Copy))
+	case "CANCELUPDATE":
+		s.cancelUpdate(tag, cmd.Args.(*imapparse.CancelUpdate))
 	default:
 		s.bad(tag, "Unknown command "+cmd.Name)
 	}
