@@ -216,7 +216,7 @@ type Expunge struct {
 
 // SortCriterion is one sort key of SORT (RFC 5256 §3).
 type SortCriterion struct {
-	Key     string // ARRIVAL, CC, DATE, FROM, SIZE, SUBJECT or TO
+	Key     string // ARRIVAL, CC, DATE, FROM, SIZE, SUBJECT, TO, DISPLAYFROM or DISPLAYTO (RFC 5957)
 	Reverse bool   // REVERSE was given
 }
 

@@ -190,6 +190,9 @@ func TestCommands(t *testing.T) {
 		{"o4 SORT RETURN () (SIZE) UTF-8 1:5\r\n", Command{Tag: "o4", Name: "SORT", Args: &Sort{
 			Criteria: []SortCriterion{{Key: "SIZE"}}, Charset: "UTF-8", Return: []string{}, HasReturn: true,
 			Key: &SearchKey{Op: "AND", Children: []*SearchKey{{Op: "SEQSET", Set: setp("1:5")}}}}}},
+		{"o6 SORT (DISPLAYFROM reverse displayto) UTF-8 ALL\r\n", Command{Tag: "o6", Name: "SORT", Args: &Sort{
+			Criteria: []SortCriterion{{Key: "DISPLAYFROM"}, {Key: "DISPLAYTO", Reverse: true}}, Charset: "UTF-8",
+			Key: &SearchKey{Op: "AND", Children: []*SearchKey{{Op: "ALL"}}}}}},
 		{"o5 CANCELUPDATE \"o3\" \"x y\"\r\n", Command{Tag: "o5", Name: "CANCELUPDATE", Args: &CancelUpdate{Tags: []string{"o3", "x y"}}}},
 
 		{"v1 THREAD REFERENCES UTF-8 ALL\r\n", Command{Tag: "v1", Name: "THREAD", Args: &Thread{Algorithm: "REFERENCES",

@@ -275,7 +275,8 @@ func (r *Reader) parseSort() (*Sort, error) {
 			}
 		}
 		switch key {
-		case "ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO":
+		case "ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO",
+			"DISPLAYFROM", "DISPLAYTO": // SORT=DISPLAY, RFC 5957 §4
 		default:
 			return nil, r.errorf("unknown sort key %s", short(key))
 		}

@@ -210,3 +210,30 @@ func TestSortContextUpdate(t *testing.T) {
 	tag := c.tag()
 	lines(t, "the result", c.ok("UID SORT RETURN (ALL) (REVERSE SIZE) UTF-8 UNSEEN"), `* ESEARCH (TAG "`+tag+`") UID ALL 3,2,1,5`)
 }
+
+// TestSortDisplay checks SORT=DISPLAY (RFC 5957): DISPLAYFROM and
+// DISPLAYTO sort by the display name of the first address, else by
+// mailbox@host (§3), and a group by its name, the first IMAP address
+// structure of the header.
+func TestSortDisplay(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	for _, to := range []string{
+		"foo bar <a@b.c>",                  // "foo bar"
+		"b@c.d",                            // "b@c.d"
+		"=?utf-8?q?Zo=C3=AB?= <zoe@z.z>",   // "Zoë"
+		"team: x@x.org, y@y.org;",          // "team"
+		"=?iso-8859-1?q?foo_aar?= <e@f.g>", // "foo aar"
+	} {
+		e.deliver("From: "+to+"\r\nTo: "+to+"\r\nSubject: s\r\n\r\nbody\r\n", delivery{})
+	}
+	c := e.login(alice)
+	if !caps(t, c.ok("CAPABILITY").untagged[0])["SORT=DISPLAY"] {
+		t.Fatal("SORT=DISPLAY not announced")
+	}
+	c.ok("SELECT INBOX")
+	lines(t, "DISPLAYFROM", c.ok("SORT (DISPLAYFROM) UTF-8 ALL"), "* SORT 2 5 1 4 3")
+	lines(t, "REVERSE DISPLAYTO", c.ok("UID SORT (REVERSE DISPLAYTO) UTF-8 ALL"), "* SORT 3 4 1 5 2")
+	tag := c.tag()
+	lines(t, "ESORT DISPLAYTO", c.ok("SORT RETURN (MIN) (DISPLAYTO) UTF-8 ALL"), `* ESEARCH (TAG "`+tag+`") MIN 2`)
+}

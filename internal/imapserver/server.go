@@ -2,7 +2,7 @@
 // with the extensions modern clients rely on for synchronisation and push:
 // CONDSTORE/QRESYNC (RFC 7162), IDLE (RFC 2177), UIDPLUS, MULTIAPPEND,
 // CATENATE, MOVE, SPECIAL-USE, LIST-EXTENDED/LIST-STATUS,
-// ESEARCH/SEARCHRES, SORT/THREAD, ESORT, CONTEXT=SEARCH/SORT (RFC 5267),
+// ESEARCH/SEARCHRES, SORT/THREAD, SORT=DISPLAY, ESORT, CONTEXT=SEARCH/SORT,
 // BINARY, COMPRESS=DEFLATE, QUOTA and UTF8=ACCEPT.
 //
 // Sessions read and write the store directly and learn of every change
