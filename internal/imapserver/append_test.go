@@ -39,9 +39,9 @@ func TestMultiAppend(t *testing.T) {
 		t.Fatalf("no EXISTS for the appended messages: %s", r)
 	}
 	lines(t, "FETCH the appended messages", c.ok("FETCH 1:3 (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])"),
-		`* 1 FETCH (FLAGS (\Seen) BODY[HEADER.FIELDS (SUBJECT)] `+literal("Subject: one\r\n\r\n")+`)`,
-		`* 2 FETCH (FLAGS (\Flagged $Work) BODY[HEADER.FIELDS (SUBJECT)] `+literal("Subject: two\r\n\r\n")+`)`,
-		`* 3 FETCH (FLAGS () BODY[HEADER.FIELDS (SUBJECT)] `+literal("Subject: three\r\n\r\n")+`)`)
+		`* 1 FETCH (FLAGS (\Recent \Seen) BODY[HEADER.FIELDS (SUBJECT)] `+literal("Subject: one\r\n\r\n")+`)`,
+		`* 2 FETCH (FLAGS (\Recent \Flagged $Work) BODY[HEADER.FIELDS (SUBJECT)] `+literal("Subject: two\r\n\r\n")+`)`,
+		`* 3 FETCH (FLAGS (\Recent) BODY[HEADER.FIELDS (SUBJECT)] `+literal("Subject: three\r\n\r\n")+`)`)
 	prefix(t, "INTERNALDATE of the second", c.ok("FETCH 2 (INTERNALDATE)").untagged[0], `* 2 FETCH (INTERNALDATE "17-Jul-1996 `)
 
 	// One APPEND of a single message still answers with one UID.
@@ -113,6 +113,7 @@ func TestCatenate(t *testing.T) {
 	uidMulti := e.deliver(multi, delivery{})
 	inbox := e.mailbox(alice, "INBOX")
 	drafts := e.mailbox(alice, "Drafts")
+	e.takeRecent(alice, "INBOX") // \Recent is not what this tests
 	c := e.login(alice)
 	if !caps(t, c.ok("CAPABILITY").untagged[0])["CATENATE"] {
 		t.Fatal("CATENATE not announced")

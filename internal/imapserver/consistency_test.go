@@ -71,6 +71,7 @@ func TestFetchAcrossExpunge(t *testing.T) {
 	for i := range 4 {
 		e.deliver(simpleMsg(fmt.Sprint("M", i), "body"), delivery{})
 	}
+	e.takeRecent(alice, "INBOX") // \Recent is not what this tests
 	a := e.login(alice)
 	a.ok("SELECT INBOX")
 	b := e.login(alice)
@@ -148,6 +149,7 @@ func TestKeywordsAnnounced(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	e.deliver(simpleMsg("One", "1"), delivery{})
+	e.takeRecent(alice, "INBOX") // \Recent is not what this tests
 	a := e.login(alice)
 	a.ok("SELECT INBOX")
 	b := e.login(alice)
@@ -178,8 +180,8 @@ func TestKeywordsAnnounced(t *testing.T) {
 	lines(t, "delivery", a.ok("NOOP"),
 		`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work $Urgent)`,
 		`* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work $Urgent \*)] Flags permitted`,
-		"* 2 EXISTS")
-	lines(t, "FETCH after delivery", a.ok("FETCH 2 FLAGS"), `* 2 FETCH (FLAGS ($Urgent))`)
+		"* 2 EXISTS", "* 1 RECENT")
+	lines(t, "FETCH after delivery", a.ok("FETCH 2 FLAGS"), `* 2 FETCH (FLAGS (\Recent $Urgent))`)
 	// A session that has not heard of the delivery yet learns of the
 	// keyword from the FETCH that shows it.
 	e.deliver(simpleMsg("Two and a half", "2"), delivery{flags: []string{"$Later"}})
@@ -188,8 +190,8 @@ func TestKeywordsAnnounced(t *testing.T) {
 	lines(t, "FETCH before NOOP", a.ok("FETCH 2 FLAGS"),
 		`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work $Urgent $Later)`,
 		`* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work $Urgent $Later \*)] Flags permitted`,
-		`* 2 FETCH (FLAGS ($Urgent $Later))`,
-		"* 3 EXISTS")
+		`* 2 FETCH (FLAGS (\Recent $Urgent $Later))`,
+		"* 3 EXISTS", "* 1 RECENT")
 	var r *resp
 	// COPY and APPEND with new keywords into the selected mailbox.
 	b.ok(`STORE 1 +FLAGS ($Copied)`)
@@ -203,5 +205,5 @@ func TestKeywordsAnnounced(t *testing.T) {
 		!r.has(`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work $Urgent $Later $Copied $Appended)`) {
 		t.Fatalf("COPY of a message with a new keyword:\n%s", r)
 	}
-	lines(t, "FETCH after COPY", a.ok("FETCH 4 FLAGS"), `* 4 FETCH (FLAGS ($Appended))`)
+	lines(t, "FETCH after COPY", a.ok("FETCH 4 FLAGS"), `* 4 FETCH (FLAGS (\Recent $Appended))`)
 }

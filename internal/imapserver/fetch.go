@@ -314,8 +314,12 @@ func (s *session) fetchOne(ctx context.Context, m *store.Message, items []imappa
 	w.WriteString(" FETCH (")
 	writeFlags := func() {
 		w.WriteString("FLAGS (")
+		recent := s.isRecent(m.UID) // IMAP4rev1 only (recent.go)
+		if recent {
+			w.WriteString(`\Recent`)
+		}
 		for i, f := range m.Flags {
-			if i > 0 {
+			if i > 0 || recent {
 				w.WriteByte(' ')
 			}
 			w.WriteString(f)

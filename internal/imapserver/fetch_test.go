@@ -55,6 +55,7 @@ func TestFetchItems(t *testing.T) {
 			e := newEnv(t, nil)
 			raw, _ := mixedMessage()
 			e.deliver(raw, delivery{prefix: tracePrefix, noMIME: noMIME})
+			e.takeRecent(alice, "INBOX") // \Recent is not what this tests
 			c := e.login(alice)
 			c.ok("SELECT INBOX")
 			for range 2 {
@@ -146,6 +147,7 @@ func TestFetchSetsSeen(t *testing.T) {
 	for i := range 4 {
 		e.deliver(simpleMsg(fmt.Sprint("M", i), "body"), delivery{})
 	}
+	e.takeRecent(alice, "INBOX") // \Recent is not what this tests
 	c := e.login(alice)
 	c.ok("SELECT INBOX")
 	m4 := simpleMsg("M3", "body")
@@ -175,17 +177,17 @@ func TestFetchSequences(t *testing.T) {
 	for i := range 4 {
 		e.deliver(simpleMsg(fmt.Sprint("M", i), "body"), delivery{})
 	}
-	lines(t, "NOOP", c.ok("NOOP"), "* 4 EXISTS")
+	lines(t, "NOOP", c.ok("NOOP"), "* 4 EXISTS", "* 4 RECENT")
 	lines(t, "FETCH 3:*", c.ok("FETCH 3:* (UID)"), "* 3 FETCH (UID 3)", "* 4 FETCH (UID 4)")
 	lines(t, "FETCH *", c.ok("FETCH * (UID)"), "* 4 FETCH (UID 4)")
 	lines(t, "FETCH *:3", c.ok("FETCH *:3 UID"), "* 3 FETCH (UID 3)", "* 4 FETCH (UID 4)")
 	lines(t, "FETCH 1,3", c.ok("FETCH 1,3 (UID)"), "* 1 FETCH (UID 1)", "* 3 FETCH (UID 3)")
 	// UID ranges beyond the largest UID still match it (RFC 9051 §6.4.9).
-	lines(t, "UID FETCH 9:*", c.ok("UID FETCH 9:* (FLAGS)"), "* 4 FETCH (FLAGS () UID 4)")
+	lines(t, "UID FETCH 9:*", c.ok("UID FETCH 9:* (FLAGS)"), `* 4 FETCH (FLAGS (\Recent) UID 4)`)
 	lines(t, "UID FETCH 9", c.ok("UID FETCH 9 (FLAGS)"))
 	// Macros.
 	r = c.ok("FETCH 1 FAST")
-	if len(r.untagged) != 1 || !strings.HasPrefix(r.untagged[0], "* 1 FETCH (FLAGS () INTERNALDATE \"") || !strings.Contains(r.untagged[0], " RFC822.SIZE ") {
+	if len(r.untagged) != 1 || !strings.HasPrefix(r.untagged[0], `* 1 FETCH (FLAGS (\Recent) INTERNALDATE "`) || !strings.Contains(r.untagged[0], " RFC822.SIZE ") {
 		t.Fatalf("FETCH FAST: %s", r)
 	}
 	c.expectStatus("FETCH 1 (BODY[5.FOO])", "BAD")

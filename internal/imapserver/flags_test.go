@@ -34,21 +34,23 @@ func TestStoreFlags(t *testing.T) {
 	lines(t, "+FLAGS", c.ok(`STORE 1 +FLAGS (\Flagged $Work)`),
 		`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work)`,
 		`* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work \*)] Flags permitted`,
-		`* 1 FETCH (FLAGS (\Flagged $Work))`)
-	lines(t, "-FLAGS", c.ok(`STORE 1 -FLAGS (\Flagged)`), `* 1 FETCH (FLAGS ($Work))`)
-	lines(t, "FLAGS", c.ok(`STORE 1 FLAGS (\Seen)`), `* 1 FETCH (FLAGS (\Seen))`)
+		`* 1 FETCH (FLAGS (\Recent \Flagged $Work))`)
+	// \Recent is the session's, not a stored flag: FLAGS () keeps it
+	// (RFC 3501 §2.3.2).
+	lines(t, "-FLAGS", c.ok(`STORE 1 -FLAGS (\Flagged)`), `* 1 FETCH (FLAGS (\Recent $Work))`)
+	lines(t, "FLAGS", c.ok(`STORE 1 FLAGS (\Seen)`), `* 1 FETCH (FLAGS (\Recent \Seen))`)
 	lines(t, "FLAGS without parentheses", c.ok(`STORE 2 +FLAGS \Answered $Later`),
 		`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work $Later)`,
 		`* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work $Later \*)] Flags permitted`,
-		`* 2 FETCH (FLAGS (\Answered $Later))`)
+		`* 2 FETCH (FLAGS (\Recent \Answered $Later))`)
 	lines(t, "+FLAGS.SILENT", c.ok(`STORE 1:2 +FLAGS.SILENT (\Draft)`))
-	lines(t, "UID STORE", c.ok(`UID STORE 1 -FLAGS (\Draft)`), `* 1 FETCH (FLAGS (\Seen) UID 1)`)
-	lines(t, "STORE of what is set already", c.ok(`STORE 1 +FLAGS (\Seen)`), `* 1 FETCH (FLAGS (\Seen))`)
-	lines(t, "FLAGS ()", c.ok(`STORE 3 FLAGS ()`), `* 3 FETCH (FLAGS ())`)
+	lines(t, "UID STORE", c.ok(`UID STORE 1 -FLAGS (\Draft)`), `* 1 FETCH (FLAGS (\Recent \Seen) UID 1)`)
+	lines(t, "STORE of what is set already", c.ok(`STORE 1 +FLAGS (\Seen)`), `* 1 FETCH (FLAGS (\Recent \Seen))`)
+	lines(t, "FLAGS ()", c.ok(`STORE 3 FLAGS ()`), `* 3 FETCH (FLAGS (\Recent))`)
 	lines(t, "flags now", c.ok("FETCH 1:3 FLAGS"),
-		`* 1 FETCH (FLAGS (\Seen))`,
-		`* 2 FETCH (FLAGS (\Answered $Later \Draft))`,
-		`* 3 FETCH (FLAGS ())`)
+		`* 1 FETCH (FLAGS (\Recent \Seen))`,
+		`* 2 FETCH (FLAGS (\Recent \Answered $Later \Draft))`,
+		`* 3 FETCH (FLAGS (\Recent))`)
 	c.expectStatus(`STORE 1 +FLAGS (\Recent)`, "BAD")
 	c.expectStatus(`STORE 1 +FLAGS (\Bogus)`, "BAD")
 	c.expectStatus(`STORE 1 FLAGS.LOUD (\Seen)`, "BAD")
@@ -72,6 +74,7 @@ func TestCondStore(t *testing.T) {
 	for i := range 3 {
 		e.deliver(simpleMsg(fmt.Sprint("M", i), "body"), delivery{})
 	}
+	e.takeRecent(alice, "INBOX") // \Recent is not what this tests
 	c := e.login(alice)
 	r := c.ok("SELECT INBOX (CONDSTORE)")
 	mb := e.mailbox(alice, "INBOX")
@@ -127,6 +130,7 @@ func TestCopyMove(t *testing.T) {
 		e.deliver(simpleMsg(fmt.Sprint("M", i), "body"), delivery{flags: []string{"$K" + fmt.Sprint(i)}})
 	}
 	archive, trash := e.mailbox(alice, "Archive"), e.mailbox(alice, "Trash")
+	e.takeRecent(alice, "INBOX") // \Recent is not what this tests
 	c := e.login(alice)
 	c.ok("SELECT INBOX")
 
@@ -145,8 +149,9 @@ func TestCopyMove(t *testing.T) {
 	lines(t, "UID MOVE", r, fmt.Sprintf("* OK [COPYUID %d 3:4 2:3] Moved", trash.UIDValidity), "* 2 EXPUNGE", "* 2 EXPUNGE")
 	lines(t, "left in INBOX", c.ok("UID FETCH 1:* (FLAGS)"), "* 1 FETCH (FLAGS ($K0) UID 1)")
 	c.ok("EXAMINE Trash")
+	// New in Trash, so \Recent, which EXAMINE shows without taking.
 	lines(t, "moved", c.ok("UID FETCH 1:* (FLAGS)"),
-		"* 1 FETCH (FLAGS ($K1) UID 1)", "* 2 FETCH (FLAGS ($K2) UID 2)", "* 3 FETCH (FLAGS ($K3) UID 3)")
+		"* 1 FETCH (FLAGS (\\Recent $K1) UID 1)", "* 2 FETCH (FLAGS (\\Recent $K2) UID 2)", "* 3 FETCH (FLAGS (\\Recent $K3) UID 3)")
 	// With QRESYNC a MOVE answers with VANISHED (RFC 7162 §3.2.10).
 	q := e.login(alice)
 	q.ok("ENABLE QRESYNC")
@@ -162,7 +167,7 @@ func TestCopyMove(t *testing.T) {
 	// order Dovecot uses and imaptest's move script expects).
 	c.ok("SELECT INBOX")
 	r = c.ok("MOVE 1 INBOX")
-	lines(t, "MOVE to itself", r, fmt.Sprintf("* OK [COPYUID %d 1 7] Moved", inbox.UIDValidity), "* 1 EXPUNGE", "* 3 EXISTS")
+	lines(t, "MOVE to itself", r, fmt.Sprintf("* OK [COPYUID %d 1 7] Moved", inbox.UIDValidity), "* 1 EXPUNGE", "* 3 EXISTS", "* 3 RECENT")
 }
 
 func TestExpunge(t *testing.T) {
@@ -171,6 +176,7 @@ func TestExpunge(t *testing.T) {
 	for i := range 6 {
 		e.deliver(simpleMsg(fmt.Sprint("M", i), "body"), delivery{})
 	}
+	e.takeRecent(alice, "INBOX") // \Recent is not what this tests
 	c := e.login(alice)
 	c.ok("SELECT INBOX")
 	c.ok(`STORE 2,3,5 +FLAGS.SILENT (\Deleted)`)

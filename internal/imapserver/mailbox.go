@@ -336,7 +336,12 @@ func (s *session) statusLine(ctx context.Context, mb store.Mailbox, items []stri
 		case "HIGHESTMODSEQ":
 			v = mb.HighestModSeq
 		case "RECENT":
-			v = 0 // IMAP4rev1 only; we keep no \Recent (RFC 9051 removed it)
+			// Messages no session has taken as \Recent yet (recent.go).
+			n, err := s.srv.st.RecentCount(ctx, mb)
+			if err != nil {
+				s.log.Error("status recent", "err", err)
+			}
+			v = int64(n)
 		case "APPENDLIMIT":
 			// RFC 7889 §3: the limit that applies to this mailbox.
 			v = s.srv.cfg.AppendLimit

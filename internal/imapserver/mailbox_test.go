@@ -317,7 +317,7 @@ func TestSelectExamine(t *testing.T) {
 	lines(t, "SELECT", r,
 		`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work)`,
 		"* 2 EXISTS",
-		"* 0 RECENT",
+		"* 2 RECENT", // the first session to see them (RFC 3501 §2.3.2)
 		"* OK [UNSEEN 2] First unseen",
 		fmt.Sprintf("* OK [UIDVALIDITY %d] UIDs valid", mb.UIDValidity),
 		"* OK [UIDNEXT 3] Predicted next UID",
@@ -386,9 +386,9 @@ func TestAppend(t *testing.T) {
 	c.ok("SELECT INBOX")
 	date := time.Date(1996, 7, 17, 2, 44, 25, 0, time.FixedZone("", -7*3600)).Local().Format("02-Jan-2006 15:04:05 -0700")
 	lines(t, "FETCH appended", c.ok("FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"),
-		fmt.Sprintf(`* 1 FETCH (FLAGS (\Seen $Work) INTERNALDATE "%s" RFC822.SIZE %d BODY[] %s)`, date, len(msg), literal(msg)))
+		fmt.Sprintf(`* 1 FETCH (FLAGS (\Recent \Seen $Work) INTERNALDATE "%s" RFC822.SIZE %d BODY[] %s)`, date, len(msg), literal(msg)))
 	r = c.ok("FETCH 2 (FLAGS INTERNALDATE)")
-	d, err := time.Parse(`02-Jan-2006 15:04:05 -0700")`, strings.TrimPrefix(r.untagged[0], `* 2 FETCH (FLAGS () INTERNALDATE "`))
+	d, err := time.Parse(`02-Jan-2006 15:04:05 -0700")`, strings.TrimPrefix(r.untagged[0], `* 2 FETCH (FLAGS (\Recent) INTERNALDATE "`))
 	if err != nil || d.Before(before) || d.After(time.Now().Add(2*time.Second)) {
 		t.Fatalf("INTERNALDATE of APPEND without date: %s (%v)", r, err)
 	}

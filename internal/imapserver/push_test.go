@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -47,13 +48,15 @@ func TestIdlePush(t *testing.T) {
 	// SMTP delivery.
 	e.deliver(simpleMsg("Two", "2"), delivery{})
 	eq(t, "delivery", b.line(), "* 2 EXISTS")
-	lines(t, "NOOP", a.ok("NOOP"), "* 2 EXISTS")
+	// The first session told of it has it \Recent (RFC 3501 §2.3.2).
+	eq(t, "delivery", b.line(), "* 1 RECENT")
+	lines(t, "NOOP", a.ok("NOOP"), "* 2 EXISTS", "* 1 RECENT")
 	// Another IMAP session's STORE.
 	a.ok(`STORE 1 +FLAGS (\Flagged)`)
 	eq(t, "STORE", b.line(), `* 1 FETCH (FLAGS (\Flagged))`)
 	// Its EXPUNGE.
 	a.ok(`STORE 2 +FLAGS.SILENT (\Deleted)`)
-	eq(t, "STORE .SILENT", b.line(), `* 2 FETCH (FLAGS (\Deleted))`)
+	eq(t, "STORE .SILENT", b.line(), `* 2 FETCH (FLAGS (\Recent \Deleted))`)
 	lines(t, "EXPUNGE", a.ok("EXPUNGE"), "* 2 EXPUNGE")
 	eq(t, "EXPUNGE", b.line(), "* 2 EXPUNGE")
 	// Its APPEND and COPY into the mailbox.
@@ -61,8 +64,12 @@ func TestIdlePush(t *testing.T) {
 	a.send(fmt.Sprintf("ap APPEND INBOX {%d+}\r\n%s\r\n", len(msg), msg))
 	a.read("ap")
 	eq(t, "APPEND", b.line(), "* 2 EXISTS")
+	// Which of a (after its own APPEND) and b (woken) is told first,
+	// and so has the message \Recent, is a race.
+	recentLine(t, "APPEND", b.line())
 	a.ok("COPY 1 INBOX")
 	eq(t, "COPY", b.line(), "* 3 EXISTS")
+	recentLine(t, "COPY", b.line())
 	// A POP3 deletion goes through st.Expunge.
 	if err := e.st.Expunge(context.Background(), inbox.ID, []uint32{1}); err != nil {
 		t.Fatal(err)
@@ -72,14 +79,22 @@ func TestIdlePush(t *testing.T) {
 	e.deliver(simpleMsg("Elsewhere", "x"), delivery{mailbox: "Archive"})
 	e.deliver(simpleMsg("Four", "4"), delivery{})
 	eq(t, "delivery after one elsewhere", b.line(), "* 3 EXISTS")
+	recentLine(t, "delivery after one elsewhere", b.line())
 	lines(t, "DONE", b.done())
 	lines(t, "view after IDLE", b.ok("FETCH 1:* (UID)"), "* 1 FETCH (UID 3)", "* 2 FETCH (UID 4)", "* 3 FETCH (UID 5)")
 
 	// The session's own changes are not echoed a second time.
-	lines(t, "own STORE", b.ok(`STORE 1 +FLAGS (\Seen)`), `* 1 FETCH (FLAGS (\Seen))`)
+	r := b.ok(`STORE 1 +FLAGS (\Seen)`)
+	if len(r.untagged) != 1 || !strings.HasSuffix(r.untagged[0], `\Seen))`) {
+		t.Fatalf("own STORE: %s", r)
+	}
 	lines(t, "NOOP after own STORE", b.ok("NOOP"))
-	lines(t, "other session sees it", a.ok("NOOP"),
-		"* 1 EXPUNGE", `* 1 FETCH (FLAGS (\Seen))`, "* 3 EXISTS")
+	r = a.ok("NOOP")
+	if len(r.untagged) != 4 || r.untagged[0] != "* 1 EXPUNGE" || !strings.HasPrefix(r.untagged[1], "* 1 FETCH (FLAGS (") ||
+		!strings.HasSuffix(r.untagged[1], `\Seen))`) || r.untagged[2] != "* 3 EXISTS" {
+		t.Fatalf("other session sees it: %s", r)
+	}
+	recentLine(t, "other session sees it", r.untagged[3])
 }
 
 // TestFlagsOfNewMessage checks that a flag change on a message the client
@@ -95,19 +110,21 @@ func TestFlagsOfNewMessage(t *testing.T) {
 	b := e.login(alice)
 	b.ok("SELECT INBOX")
 	e.deliver(simpleMsg("Two", "2"), delivery{})
-	lines(t, "NOOP", a.ok("NOOP"), "* 2 EXISTS")
+	lines(t, "NOOP", a.ok("NOOP"), "* 2 EXISTS", "* 2 RECENT")
 	a.ok(`STORE 2 +FLAGS (\Flagged)`)
-	lines(t, "EXISTS then FETCH", b.ok("NOOP"), "* 2 EXISTS", `* 2 FETCH (FLAGS (\Flagged))`)
+	lines(t, "EXISTS then FETCH", b.ok("NOOP"), "* 2 EXISTS", "* 0 RECENT", `* 2 FETCH (FLAGS (\Flagged))`)
 
 	// The same in IDLE.
 	b.idle()
 	e.deliver(simpleMsg("Three", "3"), delivery{})
 	eq(t, "delivery", b.line(), "* 3 EXISTS")
+	eq(t, "delivery", b.line(), "* 1 RECENT")
 	e.deliver(simpleMsg("Four", "4"), delivery{})
 	eq(t, "delivery", b.line(), "* 4 EXISTS")
-	lines(t, "NOOP", a.ok("NOOP"), "* 4 EXISTS")
+	eq(t, "delivery", b.line(), "* 2 RECENT")
+	lines(t, "NOOP", a.ok("NOOP"), "* 4 EXISTS", "* 2 RECENT")
 	a.ok(`STORE 4 +FLAGS (\Seen)`)
-	eq(t, "flags in IDLE", b.line(), `* 4 FETCH (FLAGS (\Seen))`)
+	eq(t, "flags in IDLE", b.line(), `* 4 FETCH (FLAGS (\Recent \Seen))`)
 	b.done()
 }
 
@@ -142,11 +159,12 @@ func TestIdlePushQResync(t *testing.T) {
 	eq(t, "POP3 deletion", b.line(), "* VANISHED 3")
 	e.deliver(simpleMsg("New", "x"), delivery{})
 	eq(t, "delivery", b.line(), "* 2 EXISTS")
+	eq(t, "delivery", b.line(), "* 1 RECENT")
 	lines(t, "DONE", b.done())
 
 	// Several changes answered at once: the VANISHED comes before the
 	// FETCH and EXISTS whose numbers depend on it.
-	lines(t, "NOOP", a.ok("NOOP"), "* 2 EXPUNGE", "* 2 EXISTS") // a is not QRESYNC
+	lines(t, "NOOP", a.ok("NOOP"), "* 2 EXPUNGE", "* 2 EXISTS", "* 1 RECENT") // a is not QRESYNC
 	a.ok(`STORE 1 +FLAGS.SILENT (\Deleted)`)
 	a.ok("EXPUNGE")
 	e.deliver(simpleMsg("Newer", "x"), delivery{})
@@ -161,6 +179,7 @@ func TestIdlePushQResync(t *testing.T) {
 	lines(t, "VANISHED first", b.ok("NOOP"),
 		"* VANISHED 1,4",
 		"* 1 EXISTS",
+		"* 0 RECENT", // UID 5 is a's, which was told first
 		fmt.Sprintf(`* 1 FETCH (FLAGS (\Seen) UID 5 MODSEQ (%d))`, ms[5]))
 	lines(t, "view", b.ok("UID FETCH 1:* (UID)"), "* 1 FETCH (UID 5)")
 }
@@ -211,7 +230,7 @@ func TestExpungeDeferred(t *testing.T) {
 	// shrinking EXISTS.
 	e.deliver(simpleMsg("Late", "x"), delivery{})
 	noExpunge("FETCH after delivery", b.ok("FETCH 1 (UID)"))
-	lines(t, "NOOP", b.ok("NOOP"), "* 2 EXPUNGE", "* 4 EXISTS")
+	lines(t, "NOOP", b.ok("NOOP"), "* 2 EXPUNGE", "* 4 EXISTS", "* 1 RECENT")
 	lines(t, "numbers after NOOP", b.ok("FETCH 2:* (UID)"), "* 2 FETCH (UID 3)", "* 3 FETCH (UID 4)", "* 4 FETCH (UID 5)")
 
 	// UID commands may carry expunges (RFC 9051 §7.5.1).
@@ -287,4 +306,13 @@ func TestIdleWakeMidRecord(t *testing.T) {
 		t.Fatalf("DONE: %s", r)
 	}
 	c.ok("NOOP")
+}
+
+// recentLine checks an untagged RECENT line whose count depends on which
+// session was told of new messages first.
+func recentLine(t *testing.T, what, l string) {
+	t.Helper()
+	if !regexp.MustCompile(`^\* \d+ RECENT$`).MatchString(l) {
+		t.Fatalf("%s: %q, want * n RECENT", what, l)
+	}
 }

@@ -173,10 +173,19 @@ func (s *session) readHeader(ctx context.Context, m *store.Message, root *imapmi
 func (e *evalCtx) match(k *imapparse.SearchKey) bool {
 	m := e.m
 	switch k.Op {
-	case "ALL", "OLD":
+	case "ALL":
 		return true
-	case "NEW", "RECENT":
-		return false // no \Recent (RFC 9051 removed it)
+	case "OLD", "NEW", "RECENT":
+		// \Recent exists for IMAP4rev1 sessions only (recent.go); in
+		// IMAP4rev2 nothing is recent, so OLD is every message.
+		recent := e.s.isRecent(m.UID)
+		switch k.Op {
+		case "OLD":
+			return !recent
+		case "NEW":
+			return recent && !hasFlag(m.Flags, `\Seen`)
+		}
+		return recent
 	case "AND":
 		for _, c := range k.Children {
 			if !e.match(c) {

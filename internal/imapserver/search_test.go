@@ -73,8 +73,11 @@ func TestSearchKeys(t *testing.T) {
 		{"SEARCH UNANSWERED DELETED", ""},
 		{"SEARCH UNDELETED UNDRAFT", "1 2 3 4"},
 		{"SEARCH DRAFT", ""},
-		{"SEARCH NEW", ""},
-		{"SEARCH OLD", "1 2 3 4"},
+		// This session was the first to select INBOX: its messages are
+		// \Recent here (RFC 3501 §2.3.2).
+		{"SEARCH NEW", "2 3 4"},
+		{"SEARCH RECENT", "1 2 3 4"},
+		{"SEARCH OLD", ""},
 		{"SEARCH 2:3", "2 3"},
 		{"SEARCH *", "4"},
 		{"SEARCH 1,3:*", "1 3 4"},
@@ -147,7 +150,7 @@ func TestSearchKeys(t *testing.T) {
 
 	// A message delivered a moment ago is indexed before the search.
 	e.deliver(simpleMsg("Fruit", "a kiwifruit a day\r\n"), delivery{})
-	lines(t, "NOOP", c.ok("NOOP"), "* 5 EXISTS")
+	lines(t, "NOOP", c.ok("NOOP"), "* 5 EXISTS", "* 5 RECENT")
 	lines(t, "BODY of a new message", c.ok("SEARCH BODY kiwifruit"), "* SEARCH 5")
 	lines(t, "UID SEARCH", c.ok("UID SEARCH BODY kiwifruit"), "* SEARCH 5")
 }
@@ -202,8 +205,8 @@ func TestSearchModSeqAndESearch(t *testing.T) {
 	lines(t, "SAVE MIN MAX", c.ok("UID SEARCH RETURN (SAVE MIN MAX) UNSEEN"), `* ESEARCH (TAG "`+tag+`") UID MIN 2 MAX 4`)
 	// SEARCH MODSEQ enabled CONDSTORE: FLAGS come with MODSEQ (RFC 7162 §3.1).
 	lines(t, "$ after SAVE MIN MAX", c.ok("UID FETCH $ (FLAGS)"),
-		fmt.Sprintf(`* 2 FETCH (FLAGS (\Flagged $Important) UID 2 MODSEQ (%d))`, ms[2]),
-		fmt.Sprintf(`* 4 FETCH (FLAGS () UID 4 MODSEQ (%d))`, ms[4]))
+		fmt.Sprintf(`* 2 FETCH (FLAGS (\Recent \Flagged $Important) UID 2 MODSEQ (%d))`, ms[2]),
+		fmt.Sprintf(`* 4 FETCH (FLAGS (\Recent) UID 4 MODSEQ (%d))`, ms[4]))
 	tag = c.tag()
 	lines(t, "SAVE MIN COUNT", c.ok("SEARCH RETURN (SAVE MIN COUNT) UNSEEN"), `* ESEARCH (TAG "`+tag+`") MIN 2 COUNT 3`)
 	lines(t, "$ after SAVE MIN COUNT", c.ok("SEARCH $"), "* SEARCH 2 3 4")

@@ -40,6 +40,8 @@ type selected struct {
 	// contexts are the searches whose results are kept up to date
 	// (RFC 5267 §4.3, context.go).
 	contexts []*searchContext
+	// recent are the UIDs that are \Recent in this session (recent.go).
+	recent []recentRun
 }
 
 // seqOf returns the sequence number of uid, or 0.
@@ -120,7 +122,8 @@ func (s *session) selectCmd(ctx context.Context, tag string, readOnly bool, a *i
 	s.untagged("FLAGS (" + systemFlags + prefixAll(sel.keywords) + ")")
 	s.untagged(fmt.Sprintf("%d EXISTS", uids.Len()))
 	if !s.rev2 {
-		s.untagged("0 RECENT")
+		s.initRecent(ctx)
+		s.untagged(fmt.Sprintf("%d RECENT", s.recentCount()))
 		if unseenSeq := s.firstUnseen(ctx); unseenSeq > 0 {
 			s.untagged(fmt.Sprintf("OK [UNSEEN %d] First unseen", unseenSeq))
 		}
@@ -211,7 +214,7 @@ func (s *session) qresyncSelect(ctx context.Context, q *imapparse.QResync) {
 	for _, m := range changed {
 		if seq := s.sel.seqOf(m.UID); seq > 0 {
 			s.announceKeywords(m.Flags)
-			s.untagged(fmt.Sprintf("%d FETCH (UID %d FLAGS (%s) MODSEQ (%d))", seq, m.UID, flagList(m.Flags), m.ModSeq))
+			s.untagged(fmt.Sprintf("%d FETCH (UID %d FLAGS (%s) MODSEQ (%d))", seq, m.UID, s.flagsOf(m.UID, m.Flags), m.ModSeq))
 		}
 	}
 }
@@ -360,7 +363,7 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 			if exists != sel.uids.Len() {
 				// New messages before this expunge: announce them first.
 				flushVanished()
-				s.untagged(fmt.Sprintf("%d EXISTS", sel.uids.Len()))
+				s.announceExists(ctx)
 			}
 			s.contextExpunge(c.UID, seq, flushVanished)
 			sel.uids.DeleteAt(seq - 1)
@@ -396,12 +399,12 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 				// may only name a number the client knows (RFC 9051
 				// §7.4.1, §7.5.2).
 				flushVanished()
-				s.untagged(fmt.Sprintf("%d EXISTS", sel.uids.Len()))
+				s.announceExists(ctx)
 				exists = sel.uids.Len()
 			}
 			flushVanished()
 			s.announceKeywords(cur.Flags)
-			l := fmt.Sprintf("%d FETCH (FLAGS (%s)", seq, flagList(cur.Flags))
+			l := fmt.Sprintf("%d FETCH (FLAGS (%s)", seq, s.flagsOf(c.UID, cur.Flags))
 			if s.condstore || s.qresync {
 				l += fmt.Sprintf(" UID %d MODSEQ (%d)", c.UID, cur.ModSeq)
 			}
@@ -414,7 +417,7 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 	}
 	flushVanished()
 	if exists != sel.uids.Len() {
-		s.untagged(fmt.Sprintf("%d EXISTS", sel.uids.Len()))
+		s.announceExists(ctx)
 	}
 	s.contextsChanged(ctx, touched)
 	sel.pending = rest

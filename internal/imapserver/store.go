@@ -63,7 +63,7 @@ func (s *session) store(ctx context.Context, tag string, uidCmd bool, a *imappar
 		var items []string
 		if !a.Silent {
 			s.announceKeywords(u.Flags)
-			items = append(items, "FLAGS ("+flagList(u.Flags)+")")
+			items = append(items, "FLAGS ("+s.flagsOf(u.UID, u.Flags)+")")
 		}
 		if uidCmd || s.condstore {
 			items = append(items, fmt.Sprintf("UID %d", u.UID))

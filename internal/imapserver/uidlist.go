@@ -92,6 +92,18 @@ func (l *uidList) Seq(uid uint32) int {
 	return int(l.cum[k]) + int(uid-l.runs[k].first) + 1
 }
 
+// CountBelow returns how many UIDs in the list are below uid.
+func (l *uidList) CountBelow(uid uint32) int {
+	// The first run that starts at or above uid.
+	k := sort.Search(len(l.runs), func(k int) bool { return l.runs[k].first >= uid })
+	if k == 0 {
+		return 0
+	}
+	l.ensureCum()
+	prev := l.runs[k-1]
+	return int(l.cum[k-1]) + int(min(prev.n, uid-prev.first))
+}
+
 // DeleteAt removes the UID at position i.
 func (l *uidList) DeleteAt(i int) {
 	k := l.runOfIndex(i)

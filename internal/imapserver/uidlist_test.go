@@ -41,9 +41,13 @@ func TestUIDListMatchesSlice(t *testing.T) {
 				t.Fatalf("round %d: Seq(%d) = %d, want %d", round, u, l.Seq(u), i+1)
 			}
 		}
-		for u := uint32(0); u <= next; u++ {
-			if _, found := slices.BinarySearch(want, u); !found && l.Seq(u) != 0 {
+		for u := uint32(0); u <= next+1; u++ {
+			below, found := slices.BinarySearch(want, u)
+			if !found && l.Seq(u) != 0 {
 				t.Fatalf("round %d: Seq(%d) = %d for a UID not in the list", round, u, l.Seq(u))
+			}
+			if got := l.CountBelow(u); got != below {
+				t.Fatalf("round %d: CountBelow(%d) = %d, want %d", round, u, got, below)
 			}
 		}
 		if len(want) > 0 && l.Last() != want[len(want)-1] {

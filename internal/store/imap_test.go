@@ -413,3 +413,76 @@ func TestMigrateSubscriptions(t *testing.T) {
 		t.Fatalf("subscriptions after migration: %q %v", got, err)
 	}
 }
+
+// TestRecentClaims checks the \Recent bookkeeping: each UID is claimed
+// once, looking does not claim, and claims survive a restart.
+func TestRecentClaims(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	ctx := context.Background()
+	if _, err := s.AddDomain(ctx, "example.test", ""); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.AddAccount(ctx, "alice@example.test", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		deliver(t, s, a, "Subject: x\r\n\r\nbody\r\n")
+	}
+	inbox, _ := s.MailboxByName(ctx, a.ID, "INBOX")
+	if n, err := s.RecentCount(ctx, inbox); err != nil || n != 3 {
+		t.Fatalf("RecentCount = %d, %v; want 3", n, err)
+	}
+	if from, _ := s.RecentFrom(ctx, inbox); from != 1 {
+		t.Fatalf("RecentFrom = %d, want 1", from)
+	}
+	// The first claim gets UIDs 1-3, a second one nothing.
+	if from, err := s.ClaimRecent(ctx, inbox, 4); err != nil || from != 1 {
+		t.Fatalf("ClaimRecent = %d, %v; want 1", from, err)
+	}
+	if from, _ := s.ClaimRecent(ctx, inbox, 4); from != 4 {
+		t.Fatalf("second ClaimRecent = %d, want 4 (nothing)", from)
+	}
+	if n, _ := s.RecentCount(ctx, inbox); n != 0 {
+		t.Fatalf("RecentCount after claim = %d", n)
+	}
+	deliver(t, s, a, "Subject: y\r\n\r\nbody\r\n")
+	if n, _ := s.RecentCount(ctx, inbox); n != 1 {
+		t.Fatalf("RecentCount after delivery = %d", n)
+	}
+	if from, _ := s.ClaimRecent(ctx, inbox, 5); from != 4 {
+		t.Fatalf("claim of the new one = %d, want 4", from)
+	}
+	// The claim is written with the next commit, without Close: a
+	// delivery queued after it finds it committed.
+	deliver(t, s, a, "Subject: z\r\n\r\nbody\r\n")
+	var stored uint32
+	if err := s.rdb.QueryRowContext(ctx, `SELECT recent_uid FROM mailboxes WHERE id = ?`, inbox.ID).Scan(&stored); err != nil || stored != 5 {
+		t.Fatalf("recent_uid in the database = %d, %v; want 5", stored, err)
+	}
+	// A mailbox deleted and made again under the same id starts afresh.
+	mb, err := s.CreateMailbox(ctx, a.ID, "Work", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ClaimRecent(ctx, mb, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteMailbox(ctx, a.ID, "Work"); err != nil {
+		t.Fatal(err)
+	}
+	mb2, err := s.CreateMailbox(ctx, a.ID, "Work", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if from, _ := s.RecentFrom(ctx, mb2); from != 1 {
+		t.Fatalf("new mailbox (id %d, old %d) RecentFrom = %d, want 1", mb2.ID, mb.ID, from)
+	}
+	// The claims are written: after a restart nothing is recent again.
+	s.Close()
+	s = openTest(t, dir)
+	if n, err := s.RecentCount(ctx, inbox); err != nil || n != 1 {
+		t.Fatalf("RecentCount after restart = %d, %v; want 1 (UID 6 only)", n, err)
+	}
+}

@@ -156,6 +156,13 @@ CREATE TABLE subscriptions (
 INSERT INTO subscriptions (account_id, name) SELECT account_id, name FROM mailboxes WHERE subscribed = 1;
 ALTER TABLE mailboxes DROP COLUMN subscribed;
 `,
+	// 5: \Recent for IMAP4rev1 sessions (RFC 3501 §2.3.2): the first UID
+	// of each mailbox no session has claimed as recent (recent.go).
+	// Messages stored before this migration count as seen.
+	`
+ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 1;
+UPDATE mailboxes SET recent_uid = uidnext;
+`,
 }
 
 // migrate brings the schema up to date.

@@ -68,6 +68,7 @@ type Store struct {
 	indexKick chan struct{} // messages wait for the full-text indexer
 	queueKick chan struct{} // recipients wait for the outbound queue runner
 	idx       indexes       // in-memory mailbox indexes (mbindex.go)
+	recent    recentClaims  // \Recent claims (recent.go)
 
 	closeOnce sync.Mutex
 	closed    bool
@@ -212,6 +213,10 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	if s.writes != nil {
+		if s.recentDirty() {
+			// The last \Recent claims, with the last commit.
+			s.writes <- &writeReq{ctx: context.Background(), fn: s.writeRecent, done: make(chan error, 1)}
+		}
 		close(s.writes)
 	}
 	s.closeOnce.Unlock()
