@@ -76,6 +76,7 @@ http = ""
 [limits]
 max_connections = $((IDLE_CONNS + 1000))
 max_connections_per_ip = $((IDLE_CONNS + 1000))
+min_password_length = 6  # the benchmarks' password "secret", as on the peer
 [log]
 level = "warn"
 TOML

@@ -47,6 +47,8 @@ pop3s = "127.0.0.1:3795"
 imap = ""
 imaps = ""
 http = ""
+[limits]
+min_password_length = 6  # the benchmarks' password "secret", as on the peer
 [log]
 level = "info"
 TOML

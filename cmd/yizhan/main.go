@@ -14,6 +14,8 @@ import (
 	_ "net/http/pprof" // for serve --pprof
 	"os"
 	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -242,6 +244,9 @@ func (a *app) userCmd() *cobra.Command {
 				return err
 			}
 			return a.withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				if err := a.checkPassword(pw); err != nil {
+					return err
+				}
 				acct, err := st.AddAccount(ctx, args[0], pw)
 				if err != nil {
 					return err
@@ -262,10 +267,24 @@ func (a *app) userCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				for _, ac := range accts {
-					fmt.Fprintln(a.stdout, ac.Display)
+				if len(accts) == 0 {
+					fmt.Fprintf(a.stdout, "no users; add one with: %s user add ADDRESS\n", buildinfo.Command())
+					return nil
 				}
-				return nil
+				w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(w, "USER\tMESSAGES\tSIZE\tQUOTA")
+				for _, ac := range accts {
+					n, size, err := st.AccountUsage(ctx, ac.ID)
+					if err != nil {
+						return err
+					}
+					quota := "none"
+					if ac.Quota > 0 {
+						quota = formatSize(ac.Quota)
+					}
+					fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", ac.Display, n, formatSize(size), quota)
+				}
+				return w.Flush()
 			})
 		},
 	}
@@ -280,6 +299,9 @@ func (a *app) userCmd() *cobra.Command {
 				return err
 			}
 			return a.withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				if err := a.checkPassword(pw); err != nil {
+					return err
+				}
 				if err := st.SetPassword(ctx, args[0], pw); err != nil {
 					return err
 				}
@@ -289,20 +311,43 @@ func (a *app) userCmd() *cobra.Command {
 		},
 	}
 	passwd.Flags().BoolVar(&pwStdin, "password-stdin", false, "read the password as one line from standard input")
+	var yes bool
 	del := &cobra.Command{
 		Use:   "del ADDRESS",
-		Short: "Delete a user and all their mail",
+		Short: "Delete a user and all their mail (asks first, unless --yes)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withStore(cmd, func(ctx context.Context, st *store.Store) error {
-				if err := st.DeleteAccount(ctx, args[0]); err != nil {
+				acct, err := st.AccountByAddress(ctx, args[0])
+				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "deleted user %s\n", args[0])
+				n, size, err := st.AccountUsage(ctx, acct.ID)
+				if err != nil {
+					return err
+				}
+				what := fmt.Sprintf("%d %s (%s)", n, plural(int(n), "message", "messages"), formatSize(size))
+				if !yes {
+					ok, err := a.confirm(fmt.Sprintf("delete user %s and its %s? [y/N] ", acct.Display, what))
+					if errors.Is(err, errNoTerminal) {
+						return fmt.Errorf("deleting user %s would delete its %s: run again with --yes", acct.Display, what)
+					}
+					if err != nil {
+						return err
+					}
+					if !ok {
+						return fmt.Errorf("user %s not deleted", acct.Display)
+					}
+				}
+				if err := st.DeleteAccount(ctx, acct.Address); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "deleted user %s and its %s\n", acct.Display, what)
 				return nil
 			})
 		},
 	}
+	del.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask before deleting the user and their mail")
 	quota := &cobra.Command{
 		Use:   "quota ADDRESS SIZE",
 		Short: `Set a user's storage limit ("2GiB", "500MiB"; "0" for none)`,
@@ -323,6 +368,56 @@ func (a *app) userCmd() *cobra.Command {
 	}
 	c.AddCommand(add, list, passwd, quota, del)
 	return c
+}
+
+// checkPassword applies the configured minimum length, counted in
+// characters, not bytes (密碼 is two).
+func (a *app) checkPassword(pw string) error {
+	cfg, _, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	if min := cfg.Limits.MinPasswordLength; utf8.RuneCountInString(pw) < min {
+		return fmt.Errorf("password too short: use at least %d characters (limits.min_password_length)", min)
+	}
+	return nil
+}
+
+// errNoTerminal is confirm's answer when nobody can be asked.
+var errNoTerminal = errors.New("no terminal to ask on")
+
+// confirm asks a yes/no question on the terminal; anything but y or yes
+// is no.
+func (a *app) confirm(question string) (bool, error) {
+	f, ok := a.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return false, errNoTerminal
+	}
+	fmt.Fprint(a.stderr, question)
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+// formatSize writes a byte count for people: "812 B", "1.2 KiB", "2 MiB".
+func formatSize(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, unit := float64(n), ""
+	for _, u := range []string{"KiB", "MiB", "GiB", "TiB"} {
+		v, unit = v/1024, u
+		if v < 1024 {
+			break
+		}
+	}
+	return strings.TrimSuffix(fmt.Sprintf("%.1f", v), ".0") + " " + unit
 }
 
 // readPassword reads one line from stdin with --password-stdin, else asks
@@ -391,10 +486,16 @@ func (a *app) aliasCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				for _, al := range als {
-					fmt.Fprintf(a.stdout, "%s\t%s\n", al.Address, strings.Join(al.Targets, ", "))
+				if len(als) == 0 {
+					fmt.Fprintln(a.stdout, "no aliases")
+					return nil
 				}
-				return nil
+				w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(w, "ALIAS\tTARGETS")
+				for _, al := range als {
+					fmt.Fprintf(w, "%s\t%s\n", al.Address, strings.Join(al.Targets, ", "))
+				}
+				return w.Flush()
 			})
 		},
 	}

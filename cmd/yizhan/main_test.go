@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/yizhan-mail/yizhan/internal/config"
 	"github.com/yizhan-mail/yizhan/internal/store"
+	"github.com/yizhan-mail/yizhan/internal/tracking"
 )
 
 // cli runs yizhan commands in-process against one config file.
@@ -42,6 +45,19 @@ func (c *cli) exec(stdin string, args ...string) (string, string, error) {
 	root.SetArgs(append([]string{"--config", c.config}, args...))
 	err := root.ExecuteContext(context.Background())
 	return out.String(), errb.String(), err
+}
+
+// appendConfig adds TOML to the config file.
+func (c *cli) appendConfig(toml string) {
+	c.t.Helper()
+	f, err := os.OpenFile(c.config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(toml); err != nil {
+		c.t.Fatal(err)
+	}
 }
 
 // ok runs a command that must succeed and returns its stdout.
@@ -81,7 +97,9 @@ func TestDomainCommands(t *testing.T) {
 		t.Fatalf("domain add printed %q", out)
 	}
 	c.ok("", "domain", "add", "other.test")
-	c.fails("", "domain", "add", "example.test") // duplicate
+	if msg := c.fails("", "domain", "add", "example.test"); msg != "domain example.test already exists" {
+		t.Fatalf("domain add of an existing domain: %q", msg)
+	}
 	got := lines(c.ok("", "domain", "list"))
 	if len(got) != 2 || !strings.HasPrefix(got[0], "example.test\t") || !strings.HasPrefix(got[1], "other.test\t") {
 		t.Fatalf("domain list = %q", got)
@@ -90,68 +108,143 @@ func TestDomainCommands(t *testing.T) {
 		t.Fatalf("domain list line %q lacks accounts=0", got[0])
 	}
 
-	c.ok("pw1\n", "user", "add", "alice@example.test", "--password-stdin")
+	c.ok("password1\n", "user", "add", "alice@example.test", "--password-stdin")
 	if got := lines(c.ok("", "domain", "list")); !strings.Contains(got[0], "accounts=1") {
 		t.Fatalf("domain list after user add = %q", got)
 	}
 	c.fails("", "domain", "del", "example.test") // has a user
-	if users := lines(c.ok("", "user", "list")); len(users) != 1 {
+	if users := lines(c.ok("", "user", "list")); len(users) != 2 {
 		t.Fatalf("refused domain del changed users: %q", users)
 	}
 	if out := c.ok("", "domain", "del", "example.test", "--force"); !strings.Contains(out, "deleted domain example.test") {
 		t.Fatalf("domain del --force printed %q", out)
 	}
-	if users := lines(c.ok("", "user", "list")); len(users) != 0 {
+	if users := c.ok("", "user", "list"); !strings.HasPrefix(users, "no users") {
 		t.Fatalf("users left after domain del --force: %q", users)
 	}
 	c.ok("", "domain", "del", "other.test") // empty domain: no --force needed
 	if out := c.ok("", "domain", "list"); out != "" {
 		t.Fatalf("domain list after deleting all = %q", out)
 	}
-	c.fails("", "domain", "del", "nosuch.test")
+	if msg := c.fails("", "domain", "del", "nosuch.test"); msg != "domain nosuch.test does not exist" {
+		t.Fatalf("domain del of an unknown domain: %q", msg)
+	}
 	c.fails("", "domain", "add") // missing argument
 }
 
 func TestUserCommands(t *testing.T) {
 	c := newCLI(t)
+	if out := c.ok("", "user", "list"); !strings.HasPrefix(out, "no users") {
+		t.Fatalf("user list on a fresh store = %q", out)
+	}
 	c.ok("", "domain", "add", "example.test")
-	if out := c.ok("s3cret\n", "user", "add", "alice@example.test", "--password-stdin"); !strings.Contains(out, "added user alice@example.test") {
+	if out := c.ok("s3cret-pw\n", "user", "add", "alice@example.test", "--password-stdin"); !strings.Contains(out, "added user alice@example.test") {
 		t.Fatalf("user add printed %q", out)
 	}
-	c.ok("pw", "user", "add", "bob@example.test", "--password-stdin") // no newline at EOF
-	c.fails("other\n", "user", "add", "alice@example.test", "--password-stdin")
-	c.fails("pw\n", "user", "add", "carol@unknown.test", "--password-stdin")
+	c.ok("password", "user", "add", "bob@example.test", "--password-stdin") // no newline at EOF
+	if msg := c.fails("other-password\n", "user", "add", "alice@example.test", "--password-stdin"); msg != "account alice@example.test already exists" {
+		t.Fatalf("user add of an existing user: %q", msg)
+	}
+	if msg := c.fails("password\n", "user", "add", "carol@unknown.test", "--password-stdin"); msg != "domain unknown.test does not exist" {
+		t.Fatalf("user add in an unknown domain: %q", msg)
+	}
 	for _, bad := range []string{"no-at-sign", "@example.test", "a b@example.test", "carol@"} {
-		c.fails("pw\n", "user", "add", bad, "--password-stdin")
+		if msg := c.fails("password\n", "user", "add", bad, "--password-stdin"); strings.HasPrefix(msg, "store:") {
+			t.Errorf("user add %q: %q", bad, msg)
+		}
 	}
 	c.fails("", "user", "add", "dave@example.test", "--password-stdin")   // empty stdin
 	c.fails("\n", "user", "add", "dave@example.test", "--password-stdin") // empty password
 	// Without --password-stdin and without a terminal: refused, not hung.
-	c.fails("pw\n", "user", "add", "dave@example.test")
+	c.fails("password\n", "user", "add", "dave@example.test")
+	// Shorter than 8 characters (not bytes: 密碼 is 6 bytes, 2 characters).
+	for _, short := range []string{"1234567", "密碼密碼密碼密"} {
+		if msg := c.fails(short+"\n", "user", "add", "dave@example.test", "--password-stdin"); !strings.Contains(msg, "at least 8 characters") {
+			t.Errorf("user add with a %d-character password: %q", len([]rune(short)), msg)
+		}
+	}
+	c.ok("密碼密碼密碼密碼\n", "user", "add", "dave@example.test", "--password-stdin")
 
 	got := lines(c.ok("", "user", "list"))
-	if len(got) != 2 || got[0] != "alice@example.test" || got[1] != "bob@example.test" {
+	if len(got) != 4 || strings.Fields(got[0])[0] != "USER" || strings.Fields(got[1])[0] != "alice@example.test" ||
+		strings.Fields(got[2])[0] != "bob@example.test" || strings.Fields(got[3])[0] != "dave@example.test" {
 		t.Fatalf("user list = %q", got)
 	}
 
-	if out := c.ok("n3w\n", "user", "passwd", "alice@example.test", "--password-stdin"); !strings.Contains(out, "password changed") {
+	if out := c.ok("n3w-password\n", "user", "passwd", "alice@example.test", "--password-stdin"); !strings.Contains(out, "password changed") {
 		t.Fatalf("user passwd printed %q", out)
 	}
-	c.fails("x\n", "user", "passwd", "nobody@example.test", "--password-stdin")
+	if msg := c.fails("short\n", "user", "passwd", "alice@example.test", "--password-stdin"); !strings.Contains(msg, "at least 8 characters") {
+		t.Fatalf("user passwd with a short password: %q", msg)
+	}
+	if msg := c.fails("x-password\n", "user", "passwd", "nobody@example.test", "--password-stdin"); msg != "account nobody@example.test does not exist" {
+		t.Fatalf("user passwd of an unknown user: %q", msg)
+	}
 	if out := c.ok("", "user", "quota", "alice@example.test", "2MiB"); !strings.Contains(out, "quota of alice@example.test set to 2MiB") {
 		t.Fatalf("user quota printed %q", out)
 	}
 	c.fails("", "user", "quota", "alice@example.test", "lots")
 	c.fails("", "user", "quota", "nobody@example.test", "1MiB")
-	checkPassword(t, c.dir, "alice@example.test", "n3w", true)
-	checkPassword(t, c.dir, "alice@example.test", "s3cret", false)
+	checkPassword(t, c.dir, "alice@example.test", "n3w-password", true)
+	checkPassword(t, c.dir, "alice@example.test", "s3cret-pw", false)
+	if l := lines(c.ok("", "user", "list")); !strings.Contains(l[1], "2 MiB") {
+		t.Fatalf("user list does not show alice's quota: %q", l)
+	}
 
-	if out := c.ok("", "user", "del", "bob@example.test"); !strings.Contains(out, "deleted user bob@example.test") {
+	// user del: without a terminal to ask on, --yes is required, and the
+	// refusal says what would go.
+	deliverTo(t, c.dir, "bob@example.test", 3)
+	if msg := c.fails("", "user", "del", "bob@example.test"); !strings.Contains(msg, "--yes") || !strings.Contains(msg, "3 messages") {
+		t.Fatalf("user del without --yes: %q", msg)
+	}
+	if out := c.ok("", "user", "del", "bob@example.test", "--yes"); !strings.Contains(out, "deleted user bob@example.test and its 3 messages") {
 		t.Fatalf("user del printed %q", out)
 	}
-	c.fails("", "user", "del", "bob@example.test")
-	if got := lines(c.ok("", "user", "list")); len(got) != 1 || got[0] != "alice@example.test" {
+	if msg := c.fails("", "user", "del", "bob@example.test", "--yes"); msg != "account bob@example.test does not exist" {
+		t.Fatalf("user del of a deleted user: %q", msg)
+	}
+	if out := c.ok("", "user", "del", "dave@example.test", "--yes"); !strings.Contains(out, "deleted user dave@example.test and its 0 messages") {
+		t.Fatalf("user del printed %q", out)
+	}
+	if got := lines(c.ok("", "user", "list")); len(got) != 2 || strings.Fields(got[1])[0] != "alice@example.test" {
 		t.Fatalf("user list after del = %q", got)
+	}
+}
+
+// The minimum password length is configurable.
+func TestMinPasswordLength(t *testing.T) {
+	c := newCLI(t)
+	c.appendConfig("[limits]\nmin_password_length = 4\n")
+	c.ok("", "domain", "add", "example.test")
+	c.ok("abcd\n", "user", "add", "alice@example.test", "--password-stdin")
+	if msg := c.fails("abc\n", "user", "add", "bob@example.test", "--password-stdin"); !strings.Contains(msg, "at least 4 characters") {
+		t.Fatalf("short password: %q", msg)
+	}
+}
+
+// deliverTo puts n small messages into user's INBOX.
+func deliverTo(t *testing.T, dir, user string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	acct, err := st.AccountByAddress(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		b, err := st.NewBlob()
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(b, "Subject: hello\r\n\r\nbody\r\n")
+		if _, err := st.Deliver(ctx, &store.Delivery{Blob: b, TrackingID: tracking.NewID(), InternalDate: time.Now(),
+			Recipients: []store.Recipient{{AccountID: acct.ID, Mailbox: "INBOX"}}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -172,8 +265,11 @@ func checkPassword(t *testing.T, dir, user, pw string, want bool) {
 func TestAliasCommands(t *testing.T) {
 	c := newCLI(t)
 	c.ok("", "domain", "add", "example.test")
-	c.ok("pw\n", "user", "add", "alice@example.test", "--password-stdin")
-	c.ok("pw\n", "user", "add", "bob@example.test", "--password-stdin")
+	c.ok("password\n", "user", "add", "alice@example.test", "--password-stdin")
+	c.ok("password\n", "user", "add", "bob@example.test", "--password-stdin")
+	if out := c.ok("", "alias", "list"); !strings.HasPrefix(out, "no aliases") {
+		t.Fatalf("alias list with none = %q", out)
+	}
 
 	out := c.ok("", "alias", "add", "team@example.test", "alice@example.test", "bob@example.test")
 	if !strings.Contains(out, "team@example.test") || !strings.Contains(out, "bob@example.test") {
@@ -181,28 +277,23 @@ func TestAliasCommands(t *testing.T) {
 	}
 	c.ok("", "alias", "add", "@example.test", "alice@example.test") // catch-all
 	c.fails("", "alias", "add", "team@example.test")                // no target
-	c.fails("", "alias", "add", "x@unknown.test", "alice@example.test")
+	if msg := c.fails("", "alias", "add", "x@unknown.test", "alice@example.test"); !strings.HasPrefix(msg, "domain unknown.test does not exist") {
+		t.Fatalf("alias in an unknown domain: %q", msg)
+	}
 
-	got := c.ok("", "alias", "list")
-	for _, want := range []string{"@example.test\talice@example.test", "team@example.test\t"} {
-		if !strings.Contains(got, want) {
-			t.Fatalf("alias list = %q, missing %q", got, want)
-		}
-	}
-	teamLine := ""
-	for _, l := range lines(got) {
-		if strings.HasPrefix(l, "team@example.test\t") {
-			teamLine = l
-		}
-	}
-	if !strings.Contains(teamLine, "alice@example.test") || !strings.Contains(teamLine, "bob@example.test") {
-		t.Fatalf("team alias line = %q", teamLine)
+	got := lines(c.ok("", "alias", "list"))
+	if len(got) != 3 || strings.Join(strings.Fields(got[0]), " ") != "ALIAS TARGETS" ||
+		strings.Join(strings.Fields(got[1]), " ") != "@example.test alice@example.test" ||
+		strings.Join(strings.Fields(got[2]), " ") != "team@example.test alice@example.test, bob@example.test" {
+		t.Fatalf("alias list = %q", got)
 	}
 
 	c.ok("", "alias", "del", "@example.test")
-	c.fails("", "alias", "del", "@example.test")
+	if msg := c.fails("", "alias", "del", "@example.test"); msg != "alias @example.test does not exist" {
+		t.Fatalf("alias del of an unknown alias: %q", msg)
+	}
 	c.ok("", "alias", "del", "team@example.test")
-	if out := c.ok("", "alias", "list"); out != "" {
+	if out := c.ok("", "alias", "list"); !strings.HasPrefix(out, "no aliases") {
 		t.Fatalf("alias list after deleting all = %q", out)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,32 +30,35 @@ func (a *app) queueCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if len(items) == 0 {
+					fmt.Fprintln(a.stdout, "queue is empty")
+					return nil
+				}
+				w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(w, "ID\tSENDER\tRECIPIENT\tATTEMPTS\tNEXT ATTEMPT\tLAST ERROR")
 				for _, it := range items {
-					fmt.Fprintf(a.stdout, "%d\t<%s>\t<%s>\t%d\t%s\t%s\n", it.ID, it.From, it.Rcpt, it.Attempts,
+					fmt.Fprintf(w, "%d\t<%s>\t<%s>\t%d\t%s\t%s\n", it.ID, it.From, it.Rcpt, it.Attempts,
 						it.NextAttempt.UTC().Format(time.RFC3339), flat(it.LastError))
 				}
-				return nil
+				return w.Flush()
 			})
 		},
 	}
 	show := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show one waiting recipient and its message",
+		Use:   "show ID|TRACKING-ID",
+		Short: "Show a waiting recipient (or every waiting recipient of a message, by tracking id)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withQueueEntry(cmd, args[0], func(ctx context.Context, st *store.Store, it store.QueueItem) error {
-				w := a.stdout
-				fmt.Fprintf(w, "id:           %d\n", it.ID)
-				fmt.Fprintf(w, "tracking id:  %s\n", it.TrackingID)
-				fmt.Fprintf(w, "sender:       <%s>\n", it.From)
-				fmt.Fprintf(w, "recipient:    <%s>\n", it.Rcpt)
-				fmt.Fprintf(w, "size:         %d\n", it.Size)
-				fmt.Fprintf(w, "arrived:      %s\n", it.Arrived.UTC().Format(time.RFC3339))
-				fmt.Fprintf(w, "attempts:     %d\n", it.Attempts)
-				fmt.Fprintf(w, "next attempt: %s\n", it.NextAttempt.UTC().Format(time.RFC3339))
-				fmt.Fprintf(w, "last error:   %s\n", flat(it.LastError))
-				if it.Notify != "" || it.EnvID != "" || it.Ret != "" || it.ORcpt != "" {
-					fmt.Fprintf(w, "dsn:          notify=%s ret=%s envid=%s orcpt=%s\n", it.Notify, it.Ret, it.EnvID, it.ORcpt)
+			return a.withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				items, err := queueEntries(ctx, st, args[0])
+				if err != nil {
+					return err
+				}
+				for i, it := range items {
+					if i > 0 {
+						fmt.Fprintln(a.stdout)
+					}
+					a.printQueueItem(it)
 				}
 				return nil
 			})
@@ -108,6 +112,54 @@ func (a *app) queueCmd() *cobra.Command {
 	return c
 }
 
+// printQueueItem shows one waiting recipient.
+func (a *app) printQueueItem(it store.QueueItem) {
+	w := a.stdout
+	fmt.Fprintf(w, "id:           %d\n", it.ID)
+	fmt.Fprintf(w, "tracking id:  %s\n", it.TrackingID)
+	fmt.Fprintf(w, "sender:       <%s>\n", it.From)
+	fmt.Fprintf(w, "recipient:    <%s>\n", it.Rcpt)
+	fmt.Fprintf(w, "size:         %d\n", it.Size)
+	fmt.Fprintf(w, "arrived:      %s\n", it.Arrived.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "attempts:     %d\n", it.Attempts)
+	fmt.Fprintf(w, "next attempt: %s\n", it.NextAttempt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "last error:   %s\n", flat(it.LastError))
+	if it.Notify != "" || it.EnvID != "" || it.Ret != "" || it.ORcpt != "" {
+		fmt.Fprintf(w, "dsn:          notify=%s ret=%s envid=%s orcpt=%s\n", it.Notify, it.Ret, it.EnvID, it.ORcpt)
+	}
+}
+
+// queueEntries returns the waiting recipient with queue id arg, or every
+// waiting recipient of the message with tracking id arg (the id= of the
+// 250 reply, which is what a sender quotes).
+func queueEntries(ctx context.Context, st *store.Store, arg string) ([]store.QueueItem, error) {
+	if _, err := strconv.ParseInt(arg, 10, 64); err == nil || !tracking.Valid(arg) {
+		id, err := queueID(arg)
+		if err != nil {
+			return nil, err
+		}
+		it, err := st.QueueRecipient(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return []store.QueueItem{it}, nil
+	}
+	all, err := st.Queue(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var items []store.QueueItem
+	for _, it := range all {
+		if it.TrackingID == arg {
+			items = append(items, it)
+		}
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("nothing waits in the queue for tracking id %s (its journey: yizhan trace %s)", arg, arg)
+	}
+	return items, nil
+}
+
 // withQueueEntry runs fn on the waiting recipient named by arg.
 func (a *app) withQueueEntry(cmd *cobra.Command, arg string, fn func(context.Context, *store.Store, store.QueueItem) error) error {
 	id, err := queueID(arg)
@@ -126,7 +178,7 @@ func (a *app) withQueueEntry(cmd *cobra.Command, arg string, fn func(context.Con
 func queueID(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("bad queue id %q (see 'yizhan queue list')", s)
+		return 0, fmt.Errorf("bad queue id %q: give a number from 'yizhan queue list' or a tracking id", s)
 	}
 	return id, nil
 }
@@ -179,7 +231,9 @@ func (a *app) traceCmd() *cobra.Command {
 	}
 }
 
-// formatDetail prints an event's detail as key=value pairs in key order.
+// formatDetail prints an event's detail as key=value pairs in key order,
+// for people: lists as comma-separated text, numbers as written, values
+// with spaces quoted.
 func formatDetail(d map[string]any) string {
 	keys := make([]string, 0, len(d))
 	for k := range d {
@@ -191,19 +245,37 @@ func formatDetail(d map[string]any) string {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		v := d[k]
-		var s string
-		switch v := v.(type) {
-		case string:
-			s = v
-		default:
-			j, _ := json.Marshal(v)
-			s = string(j)
-		}
-		if strings.ContainsAny(s, " \t\"") {
+		s := detailText(d[k])
+		if s == "" || strings.ContainsAny(s, " \t\"") {
 			s = strconv.Quote(s)
 		}
 		b.WriteString(k + "=" + s)
 	}
 	return b.String()
+}
+
+// detailText is one detail value as text (details come back from the
+// store's JSON: strings, float64 numbers, lists, booleans).
+func detailText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	case nil:
+		return ""
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			parts[i] = detailText(e)
+		}
+		return strings.Join(parts, ",")
+	case []string:
+		return strings.Join(v, ",")
+	default:
+		j, _ := json.Marshal(v)
+		return string(j)
+	}
 }

@@ -114,6 +114,7 @@ type Limits struct {
 	AuthPenalty         Duration `toml:"auth_penalty"`           // ...then that login is refused (454 4.7.0) for this long
 	AuthExemptLoopback  bool     `toml:"auth_exempt_loopback"`   // never throttle 127.0.0.0/8 and ::1 (a local webmail)
 	AuthExempt          []string `toml:"auth_exempt"`            // nor these networks ("10.0.0.0/8") or addresses
+	MinPasswordLength   int      `toml:"min_password_length"`    // characters, for passwords set with user add/passwd
 	CommandTimeout      Duration `toml:"command_timeout"`        // RFC 5321 §4.5.3.2.7: 5 min
 	DataBlockTimeout    Duration `toml:"data_block_timeout"`     // §4.5.3.2.5: 3 min
 	DataEndTimeout      Duration `toml:"data_end_timeout"`       // §4.5.3.2.6: 10 min (for us to answer)
@@ -164,6 +165,7 @@ func Default() Config {
 			MaxConnections:      4096,
 			MaxConnectionsPerIP: 256,
 			MaxErrors:           20,
+			MinPasswordLength:   8,
 			AuthFailures:        10,
 			AuthWindow:          Duration(time.Hour),
 			AuthPenalty:         Duration(15 * time.Minute),
@@ -395,6 +397,8 @@ func (c Config) Validate() error {
 		return errors.New("limits.max_recipients must be positive")
 	case c.Limits.MaxHeaderSize <= 0:
 		return errors.New("limits.max_header_size must be positive")
+	case c.Limits.MinPasswordLength <= 0:
+		return errors.New("limits.min_password_length must be positive")
 	case c.Limits.AuthFailures <= 0:
 		return errors.New("limits.auth_failures must be positive")
 	case c.Limits.AuthWindow <= 0:

@@ -540,3 +540,13 @@ func TestRelativePathsFollowTheConfigFile(t *testing.T) {
 		t.Errorf("embedded: data_dir %q (%+v, %v)", cfg.DataDir, src, err)
 	}
 }
+
+func TestMinPasswordLength(t *testing.T) {
+	if c := mustParse(t, ""); c.Limits.MinPasswordLength != 8 {
+		t.Errorf("default min_password_length %d, want 8", c.Limits.MinPasswordLength)
+	}
+	if c := mustParse(t, "[limits]\nmin_password_length = 12"); c.Limits.MinPasswordLength != 12 {
+		t.Errorf("min_password_length %d, want 12", c.Limits.MinPasswordLength)
+	}
+	wantErr(t, "[limits]\nmin_password_length = 0", "limits.min_password_length must be positive")
+}

@@ -335,7 +335,7 @@ func (r *Runner) attempt(ctx context.Context, j *job, idx []int, res []outcome, 
 	if err != nil {
 		j.event(tracking.EventAttempt, map[string]any{"host": h.host, "addr": h.addr, "error": err.Error(),
 			"duration_ms": time.Since(start).Milliseconds()})
-		return fmt.Sprintf("%s (%s): %v", h.host, h.addr, err), "4.4.1"
+		return hopError(h, err), "4.4.1"
 	}
 	env := &remote.Envelope{From: first.From, Size: first.Size, Body8Bit: first.Body8Bit, SMTPUTF8: first.SMTPUTF8, EnvID: first.EnvID, Ret: first.Ret}
 	for _, i := range idx {
@@ -375,7 +375,7 @@ func (r *Runner) attempt(ctx context.Context, j *job, idx []int, res []outcome, 
 		detail["error"] = err.Error()
 		j.event(tracking.EventAttempt, detail)
 		r.release(h, conn, false)
-		return fmt.Sprintf("%s (%s): %v", h.host, h.addr, err), statusOf(err)
+		return hopError(h, err), statusOf(err)
 	}
 	detail["reply"] = data.String()
 	j.event(tracking.EventAttempt, detail)
@@ -398,6 +398,13 @@ func (r *Runner) attempt(ctx context.Context, j *job, idx []int, res []outcome, 
 	}
 	r.release(h, conn, true)
 	return tempErr, tempStatus
+}
+
+// hopError is the text a failed attempt leaves for the queue and the
+// sender: the host and its address once, then what went wrong
+// ("mx.example (192.0.2.1:25): connect: connection refused").
+func hopError(h hop, err error) string {
+	return fmt.Sprintf("%s (%s): %s", h.host, h.addr, strings.TrimPrefix(err.Error(), "remote: "))
 }
 
 func statusOf(err error) string {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -156,5 +158,30 @@ func TestLookupReason(t *testing.T) {
 	// Without a cause the status decides; without a name, the domain.
 	if got := lookupReason(&remote.LookupError{Status: "5.1.10"}, "example.net"); got != (dsn.Reason{Kind: dsn.ReasonNullMX, Domain: "example.net"}) {
 		t.Errorf("no cause: reason %+v", got)
+	}
+}
+
+// The error a failed attempt leaves in the queue (queue list, the notice
+// to the sender) names the host and its address once, not three times
+// ("mx (ip:port): remote: connect: connect to ip:port: dial tcp ip:port:
+// connect: connection refused").
+func TestHopErrorNamesTheAddressOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	_, err = remote.Dial(context.Background(), &remote.ClientConfig{Hostname: "client.example"}, addr, "mx.dead.example")
+	if err == nil {
+		t.Fatal("dialling a closed port succeeded")
+	}
+	got := hopError(hop{host: "mx.dead.example", addr: addr}, err)
+	if want := "mx.dead.example (" + addr + "): connect: connection refused"; got != want {
+		t.Errorf("hopError = %q, want %q", got, want)
+	}
+	var se *remote.SendError
+	if !errors.As(err, &se) || se.Stage != "connect" || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("the dial error %v lost its cause", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -201,6 +202,27 @@ func (e *SendError) Temporary() bool { return !e.Reply.Permanent() }
 // Permanent reports a 5xx reply.
 func (e *SendError) Permanent() bool { return e.Reply.Permanent() }
 
+// dialError is a failed connection attempt. It prints only the cause
+// ("connection refused", "i/o timeout"): the caller names the host and
+// address it dialled, and net.OpError would repeat the address ("dial tcp
+// 192.0.2.1:25: connect: connection refused"). Unwrap keeps the whole
+// error for errors.Is and errors.As.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string {
+	var oe *net.OpError
+	if !errors.As(e.err, &oe) || oe.Err == nil {
+		return e.err.Error()
+	}
+	var se *os.SyscallError
+	if errors.As(oe.Err, &se) {
+		return se.Err.Error()
+	}
+	return oe.Err.Error()
+}
+
+func (e *dialError) Unwrap() error { return e.err }
+
 // TLSError is a failure to establish TLS: STARTTLS missing or refused
 // while required, or a failed handshake. After an opportunistic attempt
 // the caller may dial again with a nil TLSConfig to deliver in clear.
@@ -292,7 +314,7 @@ func Dial(ctx context.Context, cfg *ClientConfig, addr, serverName string) (*Con
 	}
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, &SendError{Stage: "connect", Err: fmt.Errorf("connect to %s: %w", addr, err)}
+		return nil, &SendError{Stage: "connect", Err: &dialError{err: err}}
 	}
 	c := &Conn{cfg: cfg, t: t, serverName: serverName, raw: raw}
 	c.setTransport(raw)

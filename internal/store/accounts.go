@@ -54,13 +54,13 @@ var DefaultMailboxes = []struct{ Name, SpecialUse string }{
 func (s *Store) AddDomain(ctx context.Context, name, postmaster string) (Domain, error) {
 	d, err := address.NormalizeDomain(name)
 	if err != nil {
-		return Domain{}, fmt.Errorf("%w: %v", ErrInvalidName, err)
+		return Domain{}, invalidName("%v", err)
 	}
 	pm := ""
 	if postmaster != "" {
 		a, err := address.Parse(postmaster)
 		if err != nil {
-			return Domain{}, fmt.Errorf("%w: postmaster %q: %v", ErrInvalidName, postmaster, err)
+			return Domain{}, invalidName("postmaster %q: %v", postmaster, err)
 		}
 		pm = a.Key()
 	}
@@ -71,7 +71,7 @@ func (s *Store) AddDomain(ctx context.Context, name, postmaster string) (Domain,
 			return fmt.Errorf("store: add domain: %w", err)
 		}
 		if n > 0 {
-			return fmt.Errorf("%w: domain %s", ErrExists, d)
+			return alreadyExists("domain", d)
 		}
 		return tx.QueryRowContext(ctx, `INSERT INTO domains (name, postmaster, created_at) VALUES (?, ?, ?) RETURNING id`,
 			d, pm, nowUnix()).Scan(&id)
@@ -105,12 +105,12 @@ func (s *Store) Domains(ctx context.Context) ([]Domain, error) {
 func (s *Store) DomainByName(ctx context.Context, name string) (Domain, error) {
 	n, err := address.NormalizeDomain(name)
 	if err != nil {
-		return Domain{}, fmt.Errorf("%w: %v", ErrInvalidName, err)
+		return Domain{}, invalidName("%v", err)
 	}
 	var d Domain
 	err = s.queryRow(ctx, `SELECT id, name, postmaster FROM domains WHERE name = ?`, n).Scan(&d.ID, &d.Name, &d.Postmaster)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Domain{}, fmt.Errorf("%w: domain %s", ErrNotFound, n)
+		return Domain{}, notExist("domain", n)
 	}
 	if err != nil {
 		return Domain{}, fmt.Errorf("store: domain: %w", err)
@@ -172,13 +172,13 @@ func (s *Store) DeleteDomain(ctx context.Context, name string, force bool) error
 func (s *Store) AddAccount(ctx context.Context, addr, password string) (Account, error) {
 	a, err := address.Parse(addr)
 	if err != nil {
-		return Account{}, fmt.Errorf("%w: %v", ErrInvalidName, err)
+		return Account{}, invalidName("%v", err)
 	}
 	if strings.ContainsRune(a.Local, '+') {
-		return Account{}, fmt.Errorf("%w: %q: '+' is reserved for subaddresses (user+tag)", ErrInvalidName, addr)
+		return Account{}, invalidName("%q: '+' is reserved for subaddresses (user+tag)", addr)
 	}
 	if password == "" {
-		return Account{}, errors.New("store: empty password")
+		return Account{}, errors.New("empty password")
 	}
 	d, err := s.DomainByName(ctx, a.Domain)
 	if err != nil {
@@ -195,7 +195,7 @@ func (s *Store) AddAccount(ctx context.Context, addr, password string) (Account,
 			return fmt.Errorf("store: add account: %w", err)
 		}
 		if n > 0 {
-			return fmt.Errorf("%w: account %s", ErrExists, acct.Display)
+			return alreadyExists("account", acct.Display)
 		}
 		if err := tx.QueryRowContext(ctx, `INSERT INTO accounts (address, display, domain_id, password_hash, created_at)
 			VALUES (?, ?, ?, ?, ?) RETURNING id`, acct.Address, acct.Display, d.ID, hash, nowUnix()).Scan(&acct.ID); err != nil {
@@ -276,7 +276,7 @@ func (s *Store) Accounts(ctx context.Context) ([]Account, error) {
 func (s *Store) AccountByAddress(ctx context.Context, addr string) (Account, error) {
 	a, err := address.Parse(addr)
 	if err != nil {
-		return Account{}, fmt.Errorf("%w: %v", ErrInvalidName, err)
+		return Account{}, invalidName("%v", err)
 	}
 	return s.accountByKey(ctx, a.Key())
 }
@@ -286,7 +286,7 @@ func (s *Store) accountByKey(ctx context.Context, key string) (Account, error) {
 	err := s.queryRow(ctx, `SELECT a.id, a.address, a.display, d.name, a.quota_bytes FROM accounts a
 		JOIN domains d ON d.id = a.domain_id WHERE a.address = ?`, key).Scan(&a.ID, &a.Address, &a.Display, &a.Domain, &a.Quota)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Account{}, fmt.Errorf("%w: account %s", ErrNotFound, key)
+		return Account{}, notExist("account", key)
 	}
 	if err != nil {
 		return Account{}, fmt.Errorf("store: account: %w", err)
@@ -301,7 +301,7 @@ func (s *Store) FirstAccountOfDomain(ctx context.Context, domain string) (Accoun
 	err := s.queryRow(ctx, `SELECT a.id, a.address, a.display, d.name, a.quota_bytes FROM accounts a
 		JOIN domains d ON d.id = a.domain_id WHERE d.name = ? ORDER BY a.id LIMIT 1`, domain).Scan(&a.ID, &a.Address, &a.Display, &a.Domain, &a.Quota)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Account{}, fmt.Errorf("%w: no account in %s", ErrNotFound, domain)
+		return Account{}, &userError{msg: "domain " + domain + " has no accounts", err: ErrNotFound}
 	}
 	if err != nil {
 		return Account{}, fmt.Errorf("store: account: %w", err)
@@ -312,7 +312,7 @@ func (s *Store) FirstAccountOfDomain(ctx context.Context, domain string) (Accoun
 // SetPassword replaces an account's password.
 func (s *Store) SetPassword(ctx context.Context, addr, password string) error {
 	if password == "" {
-		return errors.New("store: empty password")
+		return errors.New("empty password")
 	}
 	acct, err := s.AccountByAddress(ctx, addr)
 	if err != nil {
@@ -412,22 +412,22 @@ func (s *Store) AddAlias(ctx context.Context, alias string, targets []string) (A
 	if ok, err := s.IsLocalDomain(ctx, dom); err != nil {
 		return Alias{}, err
 	} else if !ok {
-		return Alias{}, fmt.Errorf("%w: domain %s (add it with 'domain add')", ErrNotFound, dom)
+		return Alias{}, &userError{msg: "domain " + dom + " does not exist (add it with 'yizhan domain add')", err: ErrNotFound}
 	}
 	if len(targets) == 0 {
-		return Alias{}, errors.New("store: alias needs at least one target")
+		return Alias{}, errors.New("an alias needs at least one target")
 	}
 	var norm []string
 	for _, t := range targets {
 		a, err := address.Parse(t)
 		if err != nil {
-			return Alias{}, fmt.Errorf("%w: target %q: %v", ErrInvalidName, t, err)
+			return Alias{}, invalidName("target %q: %v", t, err)
 		}
 		norm = append(norm, a.String())
 	}
 	if !strings.HasPrefix(key, "@") {
 		if _, err := s.accountByKey(ctx, key); err == nil {
-			return Alias{}, fmt.Errorf("%w: %s is an account", ErrExists, key)
+			return Alias{}, &userError{msg: key + " is an account", err: ErrExists}
 		}
 	}
 	err = s.writeDirectory(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
@@ -449,13 +449,13 @@ func AliasKey(alias string) (string, error) {
 	if strings.HasPrefix(alias, "@") {
 		d, err := address.NormalizeDomain(alias[1:])
 		if err != nil {
-			return "", fmt.Errorf("%w: %v", ErrInvalidName, err)
+			return "", invalidName("%v", err)
 		}
 		return "@" + d, nil
 	}
 	a, err := address.Parse(alias)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalidName, err)
+		return "", invalidName("%v", err)
 	}
 	return a.Key(), nil
 }
@@ -512,7 +512,7 @@ func (s *Store) DeleteAlias(ctx context.Context, alias string) error {
 			return fmt.Errorf("store: delete alias: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%w: alias %s", ErrNotFound, key)
+			return notExist("alias", key)
 		}
 		return nil
 	})

@@ -349,6 +349,17 @@ func (s *Store) Quota(ctx context.Context, accountID int64) (used, limit int64, 
 	return used, limit, nil
 }
 
+// AccountUsage returns how many messages an account stores, in all its
+// mailboxes, and their bytes (what `user del` would delete).
+func (s *Store) AccountUsage(ctx context.Context, accountID int64) (messages, bytes int64, err error) {
+	err = s.queryRow(ctx, `SELECT COALESCE(SUM(messages), 0), COALESCE(SUM(size), 0) FROM mailboxes WHERE account_id = ?`,
+		accountID).Scan(&messages, &bytes)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: account usage: %w", err)
+	}
+	return messages, bytes, nil
+}
+
 // SetQuota sets an account's storage limit in bytes (0: none).
 func (s *Store) SetQuota(ctx context.Context, addr string, bytes int64) error {
 	acct, err := s.AccountByAddress(ctx, addr)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -147,7 +148,7 @@ func (s *Store) QueueRecipient(ctx context.Context, id int64) (QueueItem, error)
 		return QueueItem{}, err
 	}
 	if len(items) == 0 {
-		return QueueItem{}, fmt.Errorf("%w: queue entry %d", ErrNotFound, id)
+		return QueueItem{}, notExist("queue entry", strconv.FormatInt(id, 10))
 	}
 	return items[0], nil
 }
@@ -227,7 +228,7 @@ func (s *Store) RetryNow(ctx context.Context, id int64) (int, error) {
 		return err
 	})
 	if err == nil && id > 0 && n == 0 {
-		return 0, fmt.Errorf("%w: queue entry %d", ErrNotFound, id)
+		return 0, notExist("queue entry", strconv.FormatInt(id, 10))
 	}
 	s.kickQueue()
 	return int(n), err

@@ -47,6 +47,33 @@ var (
 	ErrInvalidName = errors.New("store: invalid name")
 )
 
+// userError is one of the errors above (errors.Is finds it) worded for
+// the operator who typed the name: "domain nosuch.example does not exist"
+// rather than "store: not found: domain nosuch.example". Admin commands
+// print it as it is.
+type userError struct {
+	msg string
+	err error // ErrNotFound, ErrExists or ErrInvalidName
+}
+
+func (e *userError) Error() string { return e.msg }
+func (e *userError) Unwrap() error { return e.err }
+
+// notExist says that a named entry (a domain, an account) does not exist.
+func notExist(kind, name string) error {
+	return &userError{msg: kind + " " + name + " does not exist", err: ErrNotFound}
+}
+
+// alreadyExists says that a named entry exists already.
+func alreadyExists(kind, name string) error {
+	return &userError{msg: kind + " " + name + " already exists", err: ErrExists}
+}
+
+// invalidName wraps a parse error of a name the operator gave.
+func invalidName(format string, args ...any) error {
+	return &userError{msg: fmt.Sprintf(format, args...), err: ErrInvalidName}
+}
+
 // maxBatch bounds one group commit, so one huge batch cannot delay the
 // first caller for long.
 const maxBatch = 256

@@ -411,3 +411,46 @@ func TestBlobReaderAfterSpill(t *testing.T) {
 		}
 	}
 }
+
+func TestAccountUsage(t *testing.T) {
+	s, a := setup(t)
+	ctx := context.Background()
+	if n, b, err := s.AccountUsage(ctx, a.ID); err != nil || n != 0 || b != 0 {
+		t.Fatalf("empty account: %d messages, %d bytes, %v", n, b, err)
+	}
+	deliver(t, s, a, "Subject: one\r\n\r\n1\r\n")
+	deliver(t, s, a, "Subject: two\r\n\r\n22\r\n")
+	// deliver adds a 34-byte Delivered-To field to each.
+	want := int64(2*34 + len("Subject: one\r\n\r\n1\r\n") + len("Subject: two\r\n\r\n22\r\n"))
+	n, b, err := s.AccountUsage(ctx, a.ID)
+	if err != nil || n != 2 || b != want {
+		t.Fatalf("AccountUsage = %d messages, %d bytes, %v; want 2, %d", n, b, err, want)
+	}
+}
+
+// Errors about names an operator typed read as sentences, and still match
+// the sentinel errors callers test for.
+func TestUserErrors(t *testing.T) {
+	s, _ := setup(t)
+	ctx := context.Background()
+	_, err := s.DomainByName(ctx, "nosuch.example")
+	if !errors.Is(err, ErrNotFound) || err.Error() != "domain nosuch.example does not exist" {
+		t.Errorf("unknown domain: %v", err)
+	}
+	_, err = s.AddDomain(ctx, "example.test", "")
+	if !errors.Is(err, ErrExists) || err.Error() != "domain example.test already exists" {
+		t.Errorf("existing domain: %v", err)
+	}
+	_, err = s.AccountByAddress(ctx, "nobody@example.test")
+	if !errors.Is(err, ErrNotFound) || err.Error() != "account nobody@example.test does not exist" {
+		t.Errorf("unknown account: %v", err)
+	}
+	_, err = s.AddAccount(ctx, "no-at-sign", "password")
+	if !errors.Is(err, ErrInvalidName) || strings.Contains(err.Error(), "store:") {
+		t.Errorf("bad address: %v", err)
+	}
+	_, err = s.QueueRecipient(ctx, 999)
+	if !errors.Is(err, ErrNotFound) || err.Error() != "queue entry 999 does not exist" {
+		t.Errorf("unknown queue entry: %v", err)
+	}
+}

@@ -11,7 +11,7 @@
 //	func TestSomething(t *testing.T) {
 //		srv := testenv.Start(t, testenv.Options{})
 //		srv.AddDomain(t, "example.test")
-//		srv.AddUser(t, "alice@example.test", "secret")
+//		srv.AddUser(t, "alice@example.test", "a-long-secret")
 //		addr := srv.Addr(t, "submission")
 //		...
 //	}
