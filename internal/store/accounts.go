@@ -202,7 +202,7 @@ func (s *Store) AddAccount(ctx context.Context, addr, password string) (Account,
 			return fmt.Errorf("store: add account: %w", err)
 		}
 		for _, mb := range DefaultMailboxes {
-			if _, err := createMailboxTx(ctx, tx, acct.ID, mb.Name, mb.SpecialUse); err != nil {
+			if _, err := createMailboxTx(ctx, tx, nil, acct.ID, mb.Name, mb.SpecialUse); err != nil {
 				return err
 			}
 			// The mailboxes every account has start subscribed, so
@@ -239,7 +239,7 @@ func nextUIDValidity(ctx context.Context, tx dbtx) (int64, error) {
 	return v, nil
 }
 
-func createMailboxTx(ctx context.Context, tx dbtx, accountID int64, name, specialUse string) (int64, error) {
+func createMailboxTx(ctx context.Context, tx dbtx, eff *batchEffects, accountID int64, name, specialUse string) (int64, error) {
 	uv, err := nextUIDValidity(ctx, tx)
 	if err != nil {
 		return 0, err
@@ -249,6 +249,9 @@ func createMailboxTx(ctx context.Context, tx dbtx, accountID int64, name, specia
 		VALUES (?, ?, ?, ?) RETURNING id`, accountID, name, specialUse, uv).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("store: create mailbox %s: %w", name, err)
+	}
+	if eff != nil {
+		eff.changes = append(eff.changes, Change{Kind: ChangeMailboxCreate, AccountID: accountID, MailboxID: id, Name: name})
 	}
 	return id, nil
 }

@@ -7,10 +7,12 @@ type ChangeKind int
 
 // Kinds of change.
 const (
-	ChangeNew     ChangeKind = iota + 1 // a message was added
-	ChangeFlags                         // a message's flags changed
-	ChangeExpunge                       // a message was removed
-	ChangeMailbox                       // a mailbox was renamed or deleted
+	ChangeNew           ChangeKind = iota + 1 // a message was added
+	ChangeFlags                               // a message's flags changed
+	ChangeExpunge                             // a message was removed
+	ChangeMailbox                             // a mailbox was renamed (Name, OldName) or deleted (OldName)
+	ChangeMailboxCreate                       // a mailbox was created (Name)
+	ChangeSubscription                        // a name was subscribed or unsubscribed (Name, Subscribed)
 )
 
 // Change is one committed change, published after its transaction is
@@ -25,6 +27,12 @@ type Change struct {
 	MessageID int64 // ChangeNew: the message row's id
 	Size      int64 // ChangeNew: the message's size
 	Date      int64 // ChangeNew: its internal date, unix seconds
+	// Name is the mailbox name a mailbox event is about: the created
+	// mailbox, a rename's new name, the name (un)subscribed. IMAP NOTIFY
+	// reports these (RFC 5465 §5.4, §5.5).
+	Name       string
+	OldName    string // ChangeMailbox: the name before a rename, or the deleted name
+	Subscribed bool   // ChangeSubscription: subscribed after the change
 }
 
 // feed fans changes out to watchers by account.

@@ -70,7 +70,7 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specia
 		return Mailbox{}, fmt.Errorf("%w: mailbox INBOX", ErrExists)
 	}
 	var id int64
-	err = s.write(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
+	err = s.write(ctx, func(ctx context.Context, tx dbtx, eff *batchEffects) error {
 		parts := strings.Split(name, "/")
 		for i := range parts {
 			n := strings.Join(parts[:i+1], "/")
@@ -89,7 +89,7 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specia
 			if last {
 				use = specialUse
 			}
-			mid, err := createMailboxTx(ctx, tx, accountID, n, use)
+			mid, err := createMailboxTx(ctx, tx, eff, accountID, n, use)
 			if err != nil {
 				return err
 			}
@@ -149,7 +149,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 				return fmt.Errorf("store: delete mailbox: %w", err)
 			}
 		}
-		eff.changes = append(eff.changes, Change{Kind: ChangeMailbox, AccountID: accountID, MailboxID: id})
+		eff.changes = append(eff.changes, Change{Kind: ChangeMailbox, AccountID: accountID, MailboxID: id, OldName: name})
 		return unrefBlobs(ctx, tx, blobs, eff)
 	})
 }
@@ -189,7 +189,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 		if taken > 0 {
 			return fmt.Errorf("%w: mailbox %s", ErrExists, to)
 		}
-		if err := ensureParents(ctx, tx, accountID, to); err != nil {
+		if err := ensureParents(ctx, tx, eff, accountID, to); err != nil {
 			return err
 		}
 		// The mailbox and its children keep their ids, UIDs and
@@ -201,7 +201,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 		if err := renameSubscriptions(ctx, tx, accountID, from, to); err != nil {
 			return err
 		}
-		eff.changes = append(eff.changes, Change{Kind: ChangeMailbox, AccountID: accountID, MailboxID: id})
+		eff.changes = append(eff.changes, Change{Kind: ChangeMailbox, AccountID: accountID, MailboxID: id, Name: to, OldName: from})
 		return nil
 	})
 }
@@ -220,13 +220,16 @@ func (s *Store) renameInbox(ctx context.Context, accountID int64, to string) err
 		if taken > 0 {
 			return fmt.Errorf("%w: mailbox %s", ErrExists, to)
 		}
-		if err := ensureParents(ctx, tx, accountID, to); err != nil {
+		if err := ensureParents(ctx, tx, eff, accountID, to); err != nil {
 			return err
 		}
-		dst, err := createMailboxTx(ctx, tx, accountID, to, "")
+		dst, err := createMailboxTx(ctx, tx, nil, accountID, to, "")
 		if err != nil {
 			return err
 		}
+		// RFC 5465 §5.4: renaming INBOX is a rename to the new name;
+		// INBOX itself stays.
+		eff.changes = append(eff.changes, Change{Kind: ChangeMailbox, AccountID: accountID, MailboxID: dst, Name: to, OldName: "INBOX"})
 		uids, err := uint32Column(ctx, tx, `SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid`, inbox)
 		if err != nil {
 			return fmt.Errorf("store: rename INBOX: %w", err)
@@ -237,7 +240,7 @@ func (s *Store) renameInbox(ctx context.Context, accountID int64, to string) err
 }
 
 // ensureParents creates the missing ancestors of name.
-func ensureParents(ctx context.Context, tx dbtx, accountID int64, name string) error {
+func ensureParents(ctx context.Context, tx dbtx, eff *batchEffects, accountID int64, name string) error {
 	parts := strings.Split(name, "/")
 	for i := 1; i < len(parts); i++ {
 		n := strings.Join(parts[:i], "/")
@@ -246,7 +249,7 @@ func ensureParents(ctx context.Context, tx dbtx, accountID int64, name string) e
 			return fmt.Errorf("store: mailbox parents: %w", err)
 		}
 		if exists == 0 {
-			if _, err := createMailboxTx(ctx, tx, accountID, n, ""); err != nil {
+			if _, err := createMailboxTx(ctx, tx, eff, accountID, n, ""); err != nil {
 				return err
 			}
 		}
@@ -264,11 +267,19 @@ func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string,
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
+	return s.write(ctx, func(ctx context.Context, tx dbtx, eff *batchEffects) error {
+		changed := func(res sql.Result) {
+			// Only an actual change is an event (RFC 5465 §5.5).
+			if n, err := res.RowsAffected(); err == nil && n > 0 {
+				eff.changes = append(eff.changes, Change{Kind: ChangeSubscription, AccountID: accountID, Name: name, Subscribed: on})
+			}
+		}
 		if !on {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM subscriptions WHERE account_id = ? AND name = ?`, accountID, name); err != nil {
+			res, err := tx.ExecContext(ctx, `DELETE FROM subscriptions WHERE account_id = ? AND name = ?`, accountID, name)
+			if err != nil {
 				return fmt.Errorf("store: unsubscribe: %w", err)
 			}
+			changed(res)
 			return nil
 		}
 		var exists int
@@ -278,9 +289,11 @@ func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string,
 		if exists == 0 {
 			return fmt.Errorf("%w: mailbox %s", ErrNotFound, name)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING`, accountID, name); err != nil {
+		res, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING`, accountID, name)
+		if err != nil {
 			return fmt.Errorf("store: subscribe: %w", err)
 		}
+		changed(res)
 		return nil
 	})
 }
