@@ -1,6 +1,8 @@
 package imapmime
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"html"
@@ -55,9 +57,14 @@ func (s *textSink) take() string {
 }
 
 // Text returns decoded UTF-8 text of the message for a full-text index:
-// headers holds the Subject, From, To, Cc and Bcc values with RFC 2047
-// encoded words decoded (RFC 2047 §6) and charsets converted, one per
-// line; body holds every text/* part not marked as an attachment (RFC 2183
+// headers holds every header field, one "Name: value" per line with
+// continuation lines joined and RFC 2047 encoded words decoded (RFC 2047
+// §6) and charsets converted: the fields before the root's header (the
+// served trace fields: the root is read from offset 0), the root's own,
+// and those of every MIME part and encapsulated message, since SEARCH
+// TEXT looks in "the header (including MIME header fields)" (RFC 9051
+// §6.4.4) and a word only in an X- field or the Date must be found.
+// body holds every text/* part not marked as an attachment (RFC 2183
 // §2.2), transfer-decoded and converted to UTF-8, HTML reduced to its text
 // (tags, comments, script and style dropped, entities decoded), followed
 // by the same for encapsulated messages. At most maxBytes bytes are
@@ -69,10 +76,9 @@ func Text(r io.ReaderAt, root *Part, maxBytes int) (headers, body string, err er
 	if maxBytes <= 0 {
 		s.left = -1
 	}
-	// 8-bit header text without encoded words is most often in the body's
-	// charset; it is the best guess for converting it.
-	fallback := root.Param("charset")
-	writeHeaderText(s, root.Envelope, fallback)
+	if err := writeHeaders(s, r, root, 0); err != nil {
+		return "", "", err
+	}
 	headers = s.take()
 	if err := writeBodyText(s, r, root); err != nil {
 		return "", "", err
@@ -80,8 +86,90 @@ func Text(r io.ReaderAt, root *Part, maxBytes int) (headers, body string, err er
 	return headers, s.take(), nil
 }
 
-// writeHeaderText writes the searchable header fields of env.
-func writeHeaderText(s *textSink, env *Envelope, fallback string) {
+// writeHeaders writes the header fields of p, read from start, and then
+// those of the entities inside it.
+func writeHeaders(s *textSink, r io.ReaderAt, p *Part, start int64) error {
+	if s.full {
+		return nil
+	}
+	// 8-bit header text without encoded words is most often in the
+	// entity's charset; it is the best guess for converting it.
+	if err := writeHeaderFields(s, r, start, p.BodyStart, p.Param("charset")); err != nil {
+		return err
+	}
+	for _, c := range p.Parts {
+		if err := writeHeaders(s, r, c, c.HeaderStart); err != nil {
+			return err
+		}
+	}
+	if p.Message != nil {
+		return writeHeaders(s, r, p.Message, p.Message.HeaderStart)
+	}
+	return nil
+}
+
+// maxField bounds one unfolded header field: a longer one (a header made
+// of one endless field) is indexed up to there.
+const maxField = 64 << 10
+
+// writeHeaderFields writes the fields of the header in [start, end) as
+// "Name: value" lines, decoded.
+func writeHeaderFields(s *textSink, r io.ReaderAt, start, end int64, fallback string) error {
+	if start < 0 || end <= start {
+		return nil
+	}
+	raw := &readErr{r: io.NewSectionReader(r, start, end-start)}
+	br := bufio.NewReaderSize(raw, readBufSize)
+	var field []byte
+	midLine := false // the last read stopped inside a long line
+	flush := func() {
+		name, value, ok := bytes.Cut(field, []byte(":"))
+		field = field[:0]
+		if !ok || len(bytes.TrimSpace(name)) == 0 {
+			return
+		}
+		s.WriteString(strings.ToValidUTF8(string(bytes.TrimSpace(name)), "\uFFFD"))
+		s.WriteString(": ")
+		s.WriteString(decodeHeader(string(bytes.TrimSpace(value)), fallback))
+		s.WriteString("\n")
+	}
+	for !s.full {
+		l, err := br.ReadSlice('\n')
+		line := bytes.TrimRight(l, "\r\n")
+		switch {
+		case midLine:
+			// The rest of a long line: same field.
+		case len(l) > 0 && (l[0] == ' ' || l[0] == '\t') && len(field) > 0:
+			// A continuation line: unfolding drops the line break only
+			// (RFC 5322 §2.2.3).
+		case len(l) > 0 && len(line) == 0:
+			flush()
+			return nil // the blank line ends the header
+		case len(l) > 0:
+			if len(field) > 0 {
+				flush()
+			}
+		}
+		if room := maxField - len(field); room > 0 {
+			field = append(field, line[:min(len(line), room)]...)
+		}
+		midLine = err == bufio.ErrBufferFull
+		if err != nil && !midLine {
+			if raw.err != nil {
+				return fmt.Errorf("imapmime: read header: %w", raw.err)
+			}
+			break // the end of the range
+		}
+	}
+	if len(field) > 0 {
+		flush()
+	}
+	return nil
+}
+
+// writeEnvelopeText writes the subject and addresses of an encapsulated
+// message, one per line.
+func writeEnvelopeText(s *textSink, env *Envelope, fallback string) {
 	if env == nil {
 		return
 	}
@@ -170,8 +258,9 @@ func writeBodyText(s *textSink, r io.ReaderAt, p *Part) error {
 			}
 		}
 	case p.Message != nil:
-		// A forwarded message's subject and senders are searchable too.
-		writeHeaderText(s, p.Message.Envelope, p.Message.Param("charset"))
+		// A forwarded message's subject and senders are searchable as
+		// body text too: they are in the body of the message.
+		writeEnvelopeText(s, p.Message.Envelope, p.Message.Param("charset"))
 		return writeBodyText(s, r, p.Message)
 	case p.Type == "text" && p.Disposition != "attachment":
 		body, _, err := byteRange(r, p.BodyStart, p.End)

@@ -217,9 +217,24 @@ forwarded body
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantHeaders := "感謝信 re\n张三 <zhang@example.cn>\nTeam:, Li Si <li@example.cn>, 感謝信 <big5@example.tw>\n"
-	if headers != wantHeaders {
-		t.Errorf("headers\n got %q\nwant %q", headers, wantHeaders)
+	// Every field of every header: the message's, its parts' MIME
+	// fields and the forwarded message's (RFC 9051 §6.4.4 TEXT: "the
+	// header (including MIME header fields)"), encoded words decoded.
+	for _, want := range []string{
+		"From: 张三 <zhang@example.cn>\n",
+		"To: Team: \"Li Si\" <li@example.cn>;, 感謝信 <big5@example.tw>\n",
+		"Subject: 感謝信 re\n",
+		"Content-Type: multipart/mixed; boundary=b\n",
+		"Content-Disposition: attachment; filename=secret.txt\n",
+		"Content-Type: message/rfc822\n",
+		"Subject: forwarded subject\n",
+	} {
+		if !strings.Contains(headers, want) {
+			t.Errorf("headers lack %q:\n%s", want, headers)
+		}
+	}
+	if strings.Contains(headers, "=?") {
+		t.Errorf("encoded words left in headers:\n%s", headers)
 	}
 	for _, want := range []string{
 		"GB: " + word + " end", "Big5: " + word + " end", "UTF-8: " + word + " end",
@@ -250,7 +265,7 @@ func TestTextRawHeaderCharset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if headers != word+"\n" || body != word+"\r\n\n" {
+	if want := "Subject: " + word + "\nContent-Type: text/plain; charset=gb2312\n"; headers != want || body != word+"\r\n\n" {
 		t.Errorf("got %q, %q", headers, body)
 	}
 }
@@ -317,5 +332,43 @@ func TestHTMLText(t *testing.T) {
 		if got := s.take(); got != tt.want {
 			t.Errorf("html %q = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestTextAllHeaderFields checks that fields no envelope holds are
+// searchable: unknown X- fields, Date, folded fields, and the trace
+// fields before the message's own header (the served prefix).
+func TestTextAllHeaderFields(t *testing.T) {
+	prefix := "Received: from relay.example (qwertyhost)\r\n"
+	msg := prefix + crlf(`Date: Sat, 24 Mar 2007 23:00:00 +0200
+X-Header: qwertyuiop
+X-Folded: first
+	second line
+X-Encoded: =?UTF-8?B?`+base64.StdEncoding.EncodeToString([]byte(word))+`?=
+X-Long: `+strings.Repeat("v", 3*readBufSize)+` tail
+X-After: long
+
+body
+`)
+	p := mustParse(t, msg[len(prefix):])
+	p.Shift(int64(len(prefix)))
+	headers, body, err := Text(strings.NewReader(msg), p, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Received: from relay.example (qwertyhost)\n",
+		"Date: Sat, 24 Mar 2007 23:00:00 +0200\n",
+		"X-Header: qwertyuiop\n",
+		"X-Folded: first\tsecond line\n",
+		"X-Encoded: " + word + "\n",
+		"v tail\nX-After: long\n", // a line longer than the read buffer is one field
+	} {
+		if !strings.Contains(headers, want) {
+			t.Errorf("headers lack %q:\n%s", want, headers)
+		}
+	}
+	if body != "body\r\n\n" {
+		t.Errorf("body %q", body)
 	}
 }

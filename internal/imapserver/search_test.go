@@ -257,3 +257,38 @@ func TestSortThread(t *testing.T) {
 	lines(t, "THREAD ORDEREDSUBJECT", c.ok("THREAD ORDEREDSUBJECT UTF-8 ALL"), "* THREAD (1 (2)(3)(5))(4)")
 	c.expectStatus("THREAD FOO UTF-8 ALL", "BAD")
 }
+
+// TestSearchTextHeaders checks that SEARCH TEXT looks in every header
+// field (RFC 9051 §6.4.4: "the header (including MIME header fields)"),
+// through the full-text index: fields no envelope holds, the Date, and
+// the trace fields served before the message; BODY does not.
+func TestSearchTextHeaders(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.deliver("Date: Sat, 24 Mar 2007 23:00:00 +0200\r\n\r\nasdfghjkl zxcvbnm\r\n", delivery{})
+	e.deliver("Date: Sat, 24 Mar 2007 23:00:00 +0200\r\nSubject: qwertyuiop\r\n\r\nasdfghjkl\r\n", delivery{})
+	e.deliver("Date: Sat, 24 Mar 2007 23:00:00 +0200\r\nX-Header: qwertyuiop\r\n\r\nzxcvbnm\r\n", delivery{})
+	e.deliver("Date: Sun, 25 Mar 2007 23:00:00 +0200\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"+
+		"--b\r\nContent-Type: text/plain\r\nContent-Description: partdescription\r\n\r\nzxcvbnm qwertyuiop\r\n--b--\r\n",
+		delivery{prefix: "Received: from tracehost.example\r\n"})
+	c := e.login(alice)
+	c.ok("SELECT INBOX")
+	for _, tc := range []struct{ cmd, want string }{
+		{"SEARCH TEXT qwertyuiop", "2 3 4"},
+		{"SEARCH TEXT wertyuio", "2 3 4"},
+		{"SEARCH BODY qwertyuiop", "4"},
+		{`SEARCH TEXT "24 Mar"`, "1 2 3"},
+		{"SEARCH TEXT x-header", "3"},
+		{"SEARCH TEXT partdescription", "4"},
+		{"SEARCH TEXT tracehost", "4"},
+		{"SEARCH BODY tracehost", ""},
+		{"SEARCH TEXT Mar", "1 2 3 4"}, // three characters: the trigram index
+		{"SEARCH TEXT 25", "4"},        // shorter: the stored text
+	} {
+		want := "* SEARCH"
+		if tc.want != "" {
+			want += " " + tc.want
+		}
+		lines(t, tc.cmd, c.ok(tc.cmd), want)
+	}
+}

@@ -62,12 +62,17 @@ func (s *Store) PendingText(ctx context.Context, mailboxID int64, limit int) ([]
 	return scanMessages(rows, 0)
 }
 
-// SaveText adds entries to the full-text index and takes them off the
-// queue. Messages expunged meanwhile are skipped.
+// SaveText adds entries to the full-text index, replacing earlier ones,
+// and takes them off the queue. Messages expunged meanwhile are skipped.
 func (s *Store) SaveText(ctx context.Context, entries []TextEntry) error {
 	return s.write(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
 		for _, e := range entries {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM fts_pending WHERE message_id = ?`, e.MessageID); err != nil {
+				return fmt.Errorf("store: save text: %w", err)
+			}
+			// A message indexed before (migration 6 queues every message
+			// again) has its entry replaced.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM message_text WHERE rowid = ?`, e.MessageID); err != nil {
 				return fmt.Errorf("store: save text: %w", err)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO message_text (rowid, headers, body)

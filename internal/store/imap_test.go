@@ -486,3 +486,53 @@ func TestRecentClaims(t *testing.T) {
 		t.Fatalf("RecentCount after restart = %d, %v; want 1 (UID 6 only)", n, err)
 	}
 }
+
+// TestMigrateReindex checks that migration 6 queues every message for
+// the full-text index again and that indexing replaces the old entry.
+func TestMigrateReindex(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s := openTest(t, dir)
+	if _, err := s.AddDomain(ctx, "example.test", ""); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.AddAccount(ctx, "alice@example.test", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := deliver(t, s, a, "Subject: x\r\nX-Header: qwertyuiop\r\n\r\nbody\r\n")
+	queued, err := s.PendingText(ctx, 0, 10)
+	if err != nil || len(queued) != 1 {
+		t.Fatalf("queued at delivery: %v %v", queued, err)
+	}
+	id := queued[0].ID
+	// Indexed the old way: the subject only.
+	if err := s.SaveText(ctx, []TextEntry{{MessageID: id, Headers: "x\n", Body: "body\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	if hits, _ := s.SearchText(ctx, m.MailboxID, "text", "qwertyuiop"); hits[m.UID] {
+		t.Fatal("found before reindexing")
+	}
+	s.Close()
+	// Back to schema 5, as a store made before migration 6.
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "yizhan.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM schema_version WHERE version > 5`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s = openTest(t, dir)
+	p, err := s.PendingText(ctx, 0, 10)
+	if err != nil || len(p) != 1 || p[0].ID != id {
+		t.Fatalf("pending after migration: %v %v", p, err)
+	}
+	if err := s.SaveText(ctx, []TextEntry{{MessageID: id, Headers: "Subject: x\nX-Header: qwertyuiop\n", Body: "body\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	hits, err := s.SearchText(ctx, m.MailboxID, "text", "qwertyuiop")
+	if err != nil || !hits[m.UID] {
+		t.Fatalf("search after reindexing: %v %v", hits, err)
+	}
+}

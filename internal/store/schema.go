@@ -163,6 +163,15 @@ ALTER TABLE mailboxes DROP COLUMN subscribed;
 ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 1;
 UPDATE mailboxes SET recent_uid = uidnext;
 `,
+	// 6: the full-text index holds every header field now (SEARCH TEXT
+	// looks in the whole header, RFC 9051 §6.4.4), not only the
+	// envelope's: every message is indexed again, in the background or
+	// by the first search of its mailbox. SaveText replaces the old
+	// entry.
+	`
+INSERT INTO fts_pending (message_id)
+	SELECT id FROM messages WHERE NOT EXISTS (SELECT 1 FROM fts_pending p WHERE p.message_id = messages.id);
+`,
 }
 
 // migrate brings the schema up to date.
