@@ -36,6 +36,14 @@ func CheckMailboxName(name string) (string, error) {
 			return "", fmt.Errorf("%w: mailbox name %q: character %q not allowed", ErrInvalidName, name, r)
 		}
 	}
+	for level := range strings.SplitSeq(name, "/") {
+		// "." and ".." are path steps to every client and file system
+		// a mailbox may be exported to; as levels they would alias
+		// other mailboxes (INBOX/.. is the root).
+		if level == "." || level == ".." {
+			return "", fmt.Errorf("%w: mailbox name %q: %q is not a hierarchy level", ErrInvalidName, name, level)
+		}
+	}
 	first, rest, _ := strings.Cut(name, "/")
 	if strings.EqualFold(first, "INBOX") {
 		name = "INBOX"
