@@ -83,8 +83,8 @@ func (b *smtpBackend) Authenticate(ctx context.Context, username, password strin
 	return acct.Address, nil
 }
 
-func (b *smtpBackend) CheckSender(ctx context.Context, s *smtpserver.Session, addr string, header bool) error {
-	if addr == "" && !header {
+func (b *smtpBackend) CheckSender(ctx context.Context, s *smtpserver.Session, addr, field string) error {
+	if addr == "" && field == "" {
 		return nil // <>: bounces and notifications carry no sender
 	}
 	acct, err := b.st.AccountByAddress(ctx, s.AuthAccount)
@@ -97,8 +97,8 @@ func (b *smtpBackend) CheckSender(ctx context.Context, s *smtpserver.Session, ad
 	}
 	if !ok {
 		where := "MAIL FROM"
-		if header {
-			where = "From: header"
+		if field != "" {
+			where = field + ": header"
 		}
 		return &smtpserver.Reply{Code: 553, Enhanced: "5.7.1",
 			Text: fmt.Sprintf("<%s> in %s is not an address of %s", addr, where, acct.Display)}

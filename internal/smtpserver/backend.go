@@ -100,11 +100,12 @@ type Backend interface {
 	// the canonical account address, or ErrAuthFailed.
 	Authenticate(ctx context.Context, username, password string) (account string, err error)
 	// CheckSender decides whether s may use addr as the envelope sender
-	// (header=false) or in the From: header (header=true). Only asked for
-	// authenticated sessions; 553 5.7.1 when the address is not theirs.
-	// addr is in canonical form (address.Address.String()); it is not
-	// asked for the null reverse-path <>.
-	CheckSender(ctx context.Context, s *Session, addr string, header bool) error
+	// (field "") or in the header field named (From, Sender,
+	// Resent-From, Resent-Sender). Only asked for authenticated sessions;
+	// 553 5.7.1 when the address is not theirs. addr is in canonical form
+	// (address.Address.String()); it is not asked for the null
+	// reverse-path <>.
+	CheckSender(ctx context.Context, s *Session, addr, field string) error
 	// CheckRecipient decides RCPT TO: nil to accept; 550 5.1.1 unknown user,
 	// 554 5.7.1 relay refused, 452 4.2.2 over quota, 451 4.3.2 no queue yet.
 	// rcpt is address.Address.String() of the forward-path, or the bare

@@ -125,13 +125,16 @@ func (b *fakeBackend) Authenticate(ctx context.Context, user, pass string) (stri
 	return "", ErrAuthFailed
 }
 
-func (b *fakeBackend) CheckSender(ctx context.Context, s *Session, addr string, header bool) error {
+func (b *fakeBackend) CheckSender(ctx context.Context, s *Session, addr, field string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, a := range b.senders[s.AuthAccount] {
 		if a == addr {
 			return nil
 		}
+	}
+	if field != "" {
+		return &Reply{553, "5.7.1", field + ": header: sender address not yours"}
 	}
 	return &Reply{553, "5.7.1", "Sender address not yours"}
 }

@@ -218,32 +218,44 @@ func (m *intake) processHeader() {
 	m.write(hdr)
 }
 
+// senderFields are the header fields that name who sent a message: the
+// author (RFC 5322 §3.6.2), the agent that sent it for them, and the same
+// pair for a resent message (§3.6.6). A user may put only their own
+// addresses in any of them.
+var senderFields = []string{"From", "Sender", "Resent-From", "Resent-Sender"}
+
 // checkFrom applies RFC 6409 §8 (the MSA may refuse) and RFC 5322 §3.6.2
-// (From is required): every From address must belong to the sender.
+// (From is required): every address in From, Sender and the Resent-
+// fields must belong to the sender.
 func (m *intake) checkFrom(h *textproto.Header) bool {
 	s := m.s
-	var addrs []string
-	for _, v := range h.Values("From") {
-		list, err := mail.ParseAddressList(v)
-		if err != nil {
-			m.refuse(550, "5.6.0", "Malformed From header field")
-			return false
-		}
-		for _, a := range list {
-			pa, err := address.Parse(a.Address)
+	type named struct{ field, addr string }
+	var addrs []named
+	hasFrom := false
+	for _, field := range senderFields {
+		for _, v := range h.Values(field) {
+			list, err := mail.ParseAddressList(v)
 			if err != nil {
-				m.refuse(550, "5.6.0", "Malformed address in From header field")
+				m.refuse(550, "5.6.0", "Malformed "+field+" header field")
 				return false
 			}
-			addrs = append(addrs, pa.String())
+			for _, a := range list {
+				pa, err := address.Parse(a.Address)
+				if err != nil {
+					m.refuse(550, "5.6.0", "Malformed address in "+field+" header field")
+					return false
+				}
+				addrs = append(addrs, named{field, pa.String()})
+				hasFrom = hasFrom || field == "From"
+			}
 		}
 	}
-	if len(addrs) == 0 {
+	if !hasFrom {
 		m.refuse(550, "5.6.0", "Message has no From header")
 		return false
 	}
 	for _, a := range addrs {
-		if err := s.srv.backend.CheckSender(s.ctx, &s.info, a, true); err != nil {
+		if err := s.srv.backend.CheckSender(s.ctx, &s.info, a.addr, a.field); err != nil {
 			var r *Reply
 			if errors.As(err, &r) {
 				m.refusal, m.clientErr = r, r.Code >= 500

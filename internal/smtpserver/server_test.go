@@ -384,9 +384,18 @@ func TestSubmissionFixups(t *testing.T) {
 	c.sendData("alice@example.test", "bob@example.test", "From: Mallory <mallory@example.test>\r\n\r\nbody\r\n", "553 5.7.1")
 	c.sendData("alice@example.test", "bob@example.test", "From: alice@example.test, mallory@example.test\r\n\r\nbody\r\n", "553 5.7.1")
 	c.sendData("alice@example.test", "bob@example.test", "From: <<<\r\n\r\nbody\r\n", "550 5.6.0")
+	// Sender: and the Resent- fields name the sender too (RFC 5322
+	// §3.6.2, §3.6.6): they must be the user's as well.
+	c.sendData("alice@example.test", "bob@example.test", "From: alice@example.test\r\nSender: mallory@example.test\r\n\r\nbody\r\n", "553 5.7.1 Sender: header")
+	c.sendData("alice@example.test", "bob@example.test", "From: alice@example.test\r\nResent-From: Mallory <mallory@example.test>\r\n\r\nbody\r\n", "553 5.7.1 Resent-From: header")
+	c.sendData("alice@example.test", "bob@example.test", "From: alice@example.test\r\nResent-Sender: mallory@example.test\r\n\r\nbody\r\n", "553 5.7.1 Resent-Sender: header")
+	c.sendData("alice@example.test", "bob@example.test", "From: alice@example.test\r\nSender: <<<\r\n\r\nbody\r\n", "550 5.6.0")
 	if n := len(ts.backend.deliveries()); n != 3 {
 		t.Errorf("%d deliveries, want 3", n)
 	}
+	// A message resent by its user, with Sender: set to them, passes.
+	c.sendData("alice@example.test", "bob@example.test", "From: carol@other.test\r\nResent-From: alice@example.test\r\nSender: alice@example.test\r\nResent-Sender: alice@example.test\r\n\r\nbody\r\n", "553 5.7.1 From: header")
+	c.sendData("alice@example.test", "bob@example.test", "From: alice@example.test\r\nResent-From: alice@example.test\r\nSender: alice@example.test\r\nResent-Sender: alice@example.test\r\n\r\nbody\r\n", "250 2.0.0")
 
 	// Inbound does not modify the message.
 	in := startServer(t, Config{})

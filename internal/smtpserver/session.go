@@ -601,7 +601,7 @@ func (s *session) cmdMail(arg []byte) error {
 		from = a.String()
 	}
 	if s.info.AuthAccount != "" && from != "" {
-		if err := s.srv.backend.CheckSender(s.ctx, &s.info, from, false); err != nil {
+		if err := s.srv.backend.CheckSender(s.ctx, &s.info, from, ""); err != nil {
 			return s.backendError(err, errFull)
 		}
 	}
