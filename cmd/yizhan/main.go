@@ -24,6 +24,7 @@ import (
 	"github.com/yizhan-mail/yizhan/internal/buildinfo"
 	"github.com/yizhan-mail/yizhan/internal/config"
 	"github.com/yizhan-mail/yizhan/internal/daemon"
+	"github.com/yizhan-mail/yizhan/internal/logging"
 	"github.com/yizhan-mail/yizhan/internal/store"
 )
 
@@ -87,13 +88,7 @@ func (a *app) withStore(cmd *cobra.Command, fn func(ctx context.Context, st *sto
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Log.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return logging.New(cfg.Log.Level, cfg.Log.Format, w)
 }
 
 func (a *app) versionCmd() *cobra.Command {

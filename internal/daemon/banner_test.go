@@ -1,9 +1,13 @@
 package daemon
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -97,6 +101,87 @@ func TestBannerHostnameNotQualified(t *testing.T) {
 		_, log := runOnce(t, cfg, config.Source{Embedded: true})
 		if !strings.Contains(log, "level=WARN") || !strings.Contains(log, "hostname="+host) || !strings.Contains(log, "fully qualified") {
 			t.Errorf("hostname %q: no warning in the log:\n%s", host, log)
+		}
+	}
+}
+
+// Every session's log lines name the listener it came in on (imaps and
+// pop3s for implicit TLS, not imap and pop3) and the client's address
+// under one key, client_ip, in every protocol.
+func TestSessionLogKeys(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.Listen.IMAP, cfg.Listen.IMAPS = "127.0.0.1:0", "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &lineWriter{addrs: map[string]string{}, ready: make(chan struct{})}
+	var lb syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, cfg, config.Source{Embedded: true}, w, slog.New(slog.NewTextHandler(&lb, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	}()
+	select {
+	case <-w.ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("daemon exited: %v", err)
+	}
+	// One short session per listener: the greeting, then goodbye.
+	for _, s := range []struct {
+		listener string
+		tls      bool
+		bye      string
+	}{
+		{"smtp", false, "QUIT\r\n"}, {"submissions", true, "QUIT\r\n"},
+		{"imap", false, "a LOGOUT\r\n"}, {"imaps", true, "a LOGOUT\r\n"},
+		{"pop3", false, "QUIT\r\n"}, {"pop3s", true, "QUIT\r\n"},
+	} {
+		w.mu.Lock()
+		addr := w.addrs[s.listener]
+		w.mu.Unlock()
+		var c net.Conn
+		var err error
+		if s.tls {
+			c, err = tls.Dial("tcp", addr, insecure)
+		} else {
+			c, err = net.Dial("tcp", addr)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", s.listener, err)
+		}
+		r := bufio.NewReader(c)
+		if _, err := r.ReadString('\n'); err != nil {
+			t.Fatalf("%s: greeting: %v", s.listener, err)
+		}
+		io.WriteString(c, s.bye)
+		io.Copy(io.Discard, r) // until the server closes
+		c.Close()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(lb.String(), "\n") {
+		if !strings.Contains(line, " session=") {
+			continue
+		}
+		if strings.Contains(line, " ip=") || !strings.Contains(line, " client_ip=127.0.0.1") {
+			t.Errorf("session line without client_ip: %s", line)
+		}
+		_, rest, ok := strings.Cut(line, " listener=")
+		if !ok {
+			t.Errorf("session line without listener: %s", line)
+			continue
+		}
+		name, _, _ := strings.Cut(rest, " ")
+		seen[name] = true
+		if (strings.Contains(line, "proto=imap") && name != "imap" && name != "imaps") ||
+			(strings.Contains(line, "proto=pop3") && name != "pop3" && name != "pop3s") {
+			t.Errorf("listener %q in: %s", name, line)
+		}
+	}
+	for _, l := range []string{"smtp", "submissions", "imap", "imaps", "pop3", "pop3s"} {
+		if !seen[l] {
+			t.Errorf("no session line with listener=%s in:\n%s", l, lb.String())
 		}
 	}
 }

@@ -174,7 +174,7 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 			ConnLimiter: connLim,
 			IdleTimeout: cfg.Limits.POP3IdleTimeout.D(),
 			MaxErrors:   cfg.Limits.MaxErrors,
-			Logger:      log.With("listener", "pop3"),
+			Logger:      log, // sessions say pop3 or pop3s
 		}, &pop3Backend{st: st})
 		servers = append(servers, pop)
 		if err := serve("pop3", cfg.Listen.POP3, func(ln net.Listener) error { return pop.Serve(ctx, ln) }); err != nil {
@@ -210,7 +210,7 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 			AppendLimit: int64(cfg.Limits.MaxMessageSize),
 			MaxErrors:   cfg.Limits.MaxErrors,
 			Indexer:     ix,
-			Logger:      log.With("listener", "imap"),
+			Logger:      log, // sessions say imap or imaps
 		}, st)
 		servers = append(servers, imap)
 		if err := serve("imap", cfg.Listen.IMAP, func(ln net.Listener) error { return imap.Serve(ctx, ln) }); err != nil {
@@ -242,11 +242,7 @@ loop:
 	for {
 		select {
 		case <-hup:
-			if err := tlsm.Reload(); err != nil {
-				log.Error("TLS reload failed; keeping the old certificate", "err", err)
-			} else {
-				log.Info("TLS certificate reloaded")
-			}
+			_ = tlsm.Reload() // it logs the outcome itself, once
 		case err := <-errc:
 			runErr = err
 			break loop

@@ -127,8 +127,17 @@ func (s *Server) ServeTLS(ctx context.Context, ln net.Listener) error {
 	return s.serve(ctx, ln, true)
 }
 
+// listenerName is the name of the listener in the log, as in the config:
+// imap (STARTTLS) or imaps (implicit TLS).
+func listenerName(implicitTLS bool) string {
+	if implicitTLS {
+		return "imaps"
+	}
+	return "imap"
+}
+
 func (s *Server) serve(ctx context.Context, ln net.Listener, implicitTLS bool) error {
-	log := s.log.With("listener", ln.Addr().String(), "implicit_tls", implicitTLS)
+	log := s.log.With("listener", listenerName(implicitTLS), "addr", ln.Addr().String())
 	return s.lns.Serve(ctx, ln, log, ErrServerClosed, func(c net.Conn) {
 		s.startSession(ctx, c, implicitTLS)
 	})
@@ -140,7 +149,7 @@ func (s *Server) startSession(ctx context.Context, c net.Conn, implicitTLS bool)
 	if l := s.cfg.ConnLimiter; l != nil {
 		rel, ok, perIP := l.Acquire(ip)
 		if !ok {
-			s.log.Warn("connection refused: too many connections", "client_ip", ip.String(), "per_ip", perIP)
+			s.log.Warn("connection refused: too many connections", "listener", listenerName(implicitTLS), "client_ip", ip.String(), "per_ip", perIP)
 			if !implicitTLS {
 				_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 				_, _ = c.Write([]byte("* BYE [UNAVAILABLE] Too many connections, try again later\r\n"))

@@ -90,7 +90,7 @@ func newSession(srv *Server, c net.Conn, ip netip.Addr, implicitTLS bool) *sessi
 		conn:        c,
 		ip:          ip,
 		implicitTLS: implicitTLS,
-		log:         srv.log.With("session", newSessionID(), "client_ip", ip.String()),
+		log:         srv.log.With("listener", listenerName(implicitTLS), "session", newSessionID(), "client_ip", ip.String()),
 		wake:        make(chan struct{}, 1),
 	}
 }

@@ -109,8 +109,17 @@ func (s *Server) ServeTLS(ctx context.Context, ln net.Listener) error {
 	return s.serve(ctx, ln, true)
 }
 
+// listenerName is the name of the listener in the log, as in the config:
+// pop3 (STLS) or pop3s (implicit TLS).
+func listenerName(implicitTLS bool) string {
+	if implicitTLS {
+		return "pop3s"
+	}
+	return "pop3"
+}
+
 func (s *Server) serve(ctx context.Context, ln net.Listener, implicitTLS bool) error {
-	log := s.log.With("listener", ln.Addr().String(), "implicit_tls", implicitTLS)
+	log := s.log.With("listener", listenerName(implicitTLS), "addr", ln.Addr().String())
 	return s.lns.Serve(ctx, ln, log, ErrServerClosed, func(c net.Conn) {
 		s.startSession(ctx, c, implicitTLS)
 	})
@@ -124,7 +133,7 @@ func (s *Server) startSession(ctx context.Context, c net.Conn, implicitTLS bool)
 		raw:         c,
 		ip:          ip,
 		implicitTLS: implicitTLS,
-		log:         s.log.With("session", newSessionID(), "client_ip", ip.String()),
+		log:         s.log.With("listener", listenerName(implicitTLS), "session", newSessionID(), "client_ip", ip.String()),
 	}
 	s.mu.Lock()
 	if s.lns.Closing() {

@@ -729,7 +729,7 @@ func TestLogLinesCarrySessionAndIP(t *testing.T) {
 	waitFor(t, "session end", func() bool { _, _, cl := env.backend.stats(); return cl == 1 })
 	lines := 0
 	for l := range strings.SplitSeq(strings.TrimSpace(env.logs.String()), "\n") {
-		if strings.Contains(l, "listener=") || strings.Contains(l, "no TLS configuration") {
+		if strings.Contains(l, " addr=") || strings.Contains(l, "no TLS configuration") {
 			continue // server-level lines
 		}
 		lines++

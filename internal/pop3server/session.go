@@ -221,7 +221,7 @@ func (s *session) endTransaction() {
 		return
 	}
 	if err := s.md.Close(); err != nil {
-		s.log.Warn("closing maildrop failed", "account", s.account, "err", err)
+		s.log.Warn("closing maildrop failed", "err", err)
 	}
 	s.srv.unlock(s.account)
 	s.md, s.msgs, s.deleted = nil, nil, nil
@@ -423,14 +423,14 @@ func (s *session) cmdQuit(ctx context.Context, cmd command) bool {
 	}
 	if len(idx) > 0 {
 		if err := s.md.Expunge(ctx, idx); err != nil {
-			s.log.Error("UPDATE failed: expunge", "account", s.account, "messages", len(idx), "err", err)
+			s.log.Error("UPDATE failed: expunge", "messages", len(idx), "err", err)
 			// RFC 1939 §6 and RFC 3206 §4: the failure is ours and
 			// temporary.
 			s.refuse("expunge failed", "-ERR [SYS/TEMP] Some deleted messages not removed")
 			return true
 		}
 	}
-	s.log.Info("session ended by QUIT", "account", s.account, "deleted", len(idx))
+	s.log.Info("session ended by QUIT", "deleted", len(idx)) // the account is in s.log
 	s.reply("+OK %s Yizhan POP3 server signing off (%d messages left)", host, len(s.msgs)-len(idx))
 	return true
 }

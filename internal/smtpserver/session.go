@@ -86,7 +86,7 @@ func newSession(ctx context.Context, srv *Server, c net.Conn) *session {
 	s := &session{srv: srv, cfg: &srv.cfg, raw: c, conn: c, ip: connlimit.AddrOf(c)}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	s.info = Session{ID: newSessionID(), Mode: srv.cfg.Mode, RemoteIP: s.ip}
-	s.log = srv.log.With("session", s.info.ID, "ip", s.ip.String())
+	s.log = srv.log.With("session", s.info.ID, "client_ip", s.ip.String())
 	s.readLimit = srv.cfg.CommandTimeout
 	return s
 }
