@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/yizhan-mail/yizhan/internal/imapparse"
 	"github.com/yizhan-mail/yizhan/internal/store"
@@ -63,6 +64,10 @@ func (s *session) mailboxError(tag string, err error) {
 		s.no(tag, "[CANNOT] INBOX cannot be deleted")
 	case errors.Is(err, store.ErrOverQuota):
 		s.no(tag, "[OVERQUOTA] Storage quota exceeded")
+	case errors.Is(err, syscall.ENOSPC):
+		// The server's disk, not the user's quota (RFC 5530 §3).
+		s.log.Error("store error: out of disk space", "err", err)
+		s.no(tag, "[UNAVAILABLE] Server storage is full; try again later")
 	default:
 		s.log.Error("store error", "err", err)
 		s.no(tag, "[SERVERBUG] Internal error")

@@ -39,6 +39,7 @@ type intake struct {
 	tooBig    bool  // size > MaxMessageSize
 	hdrTooBig bool  // header section > MaxHeaderSize
 	bare      bool  // bare CR or LF seen (set by the caller at the end)
+	nul       bool  // a NUL octet seen
 	crlf      crlfChecker
 
 	refusal   *Reply // from header checks
@@ -90,7 +91,7 @@ func (m *intake) release() {
 
 // stopped reports whether the message will be refused anyway.
 func (m *intake) stopped() bool {
-	return m.tooBig || m.hdrTooBig || m.refusal != nil || m.werr != nil
+	return m.tooBig || m.hdrTooBig || m.nul || m.refusal != nil || m.werr != nil
 }
 
 // emit takes the next bytes of the message; b is only valid during the
@@ -102,6 +103,14 @@ func (m *intake) emit(b []byte) {
 		m.tooBig = true
 	}
 	if m.stopped() {
+		return
+	}
+	if bytes.IndexByte(b, 0) >= 0 {
+		// RFC 5322 §2.1 and RFC 5321 §4.1.1.4 leave NUL out of message
+		// text, and without BINARYMIME (not offered) no body may carry
+		// it: the next hop, or an IMAP client reading a plain literal,
+		// would get bytes it must not. Refused after the data.
+		m.nul = true
 		return
 	}
 	if m.inHeader {
@@ -289,6 +298,9 @@ func (m *intake) verdict() (r *Reply, clientErr bool) {
 	}
 	if m.tooBig {
 		return &Reply{552, "5.3.4", "Message size exceeds fixed maximum message size"}, true
+	}
+	if m.nul {
+		return &Reply{554, "5.6.0", "NUL characters are not allowed in message data"}, true
 	}
 	if m.inHeader && !m.stopped() {
 		// The message ended inside its header section.

@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -580,9 +582,37 @@ func TestBackendErrors(t *testing.T) {
 	ts.backend.deliverErr = &Reply{554, "5.6.0", "content refused"}
 	ts.backend.mu.Unlock()
 	c.sendData("a@example.test", "bob@example.test", simpleMsg, "554 5.6.0 content refused")
-	if n := ts.backend.abortCount(); n != 2 {
+	// A full disk (as a wrapped ENOSPC) is 452 4.3.1 (RFC 3463 §3.4).
+	ts.backend.mu.Lock()
+	ts.backend.deliverErr = fmt.Errorf("store: write blob: %w", &os.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC})
+	ts.backend.mu.Unlock()
+	c.sendData("a@example.test", "bob@example.test", simpleMsg, "452 4.3.1")
+	if n := ts.backend.abortCount(); n != 3 {
 		t.Errorf("%d aborted", n)
 	}
+	ts.backend.mu.Lock()
+	ts.backend.deliverErr = nil
+	ts.backend.mu.Unlock()
+	c.sendData("a@example.test", "bob@example.test", simpleMsg, "250 ")
+}
+
+// TestNULRefused: a NUL octet anywhere in the data (header, body, DATA or
+// BDAT) gets 554 5.6.0 after the data, and nothing is delivered.
+func TestNULRefused(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.dialGreeted(t)
+	c.cmd("EHLO client.example.test", "250 ")
+	c.sendData("a@example.test", "bob@example.test", "Subject: x\r\n\r\nbody\x00with NUL\r\n", "554 5.6.0")
+	c.sendData("a@example.test", "bob@example.test", "Subject: \x00\r\n\r\nbody\r\n", "554 5.6.0")
+	c.cmd("MAIL FROM:<a@example.test>", "250 ")
+	c.cmd("RCPT TO:<bob@example.test>", "250 ")
+	body := "Subject: x\r\n\r\nbinary\x00\r\n"
+	c.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(body), body))
+	c.expect("554 5.6.0")
+	if n := len(ts.backend.deliveries()); n != 0 {
+		t.Fatalf("%d deliveries, want none", n)
+	}
+	c.sendData("a@example.test", "bob@example.test", simpleMsg, "250 ")
 }
 
 // TestGoSMTPClient checks interoperability with an independent client.

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/yizhan-mail/yizhan/internal/address"
@@ -347,6 +348,13 @@ func (s *session) backendError(err error, weight int) error {
 	var r *Reply
 	if errors.As(err, &r) {
 		return s.sendReply(r, weight)
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		// RFC 3463 §3.4: X.3.1 mail system full; 452, as RFC 5321
+		// §4.2.3 gives for insufficient system storage.
+		s.log.Error("backend error: out of disk space", "cmd", s.cmd.String(), "err", err)
+		s.refuse(452, "4.3.1", "Insufficient system storage, try again later")
+		return nil
 	}
 	s.log.Error("backend error", "cmd", s.cmd.String(), "err", err)
 	s.refuse(451, "4.3.0", "Temporary local problem, try again later")

@@ -32,9 +32,10 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Errors callers test for.
@@ -309,7 +310,7 @@ type writeReq struct {
 // request does not undo the others in its batch.
 func (s *Store) write(ctx context.Context, fn writeFunc) error {
 	if s.writes == nil {
-		return s.writeDirect(ctx, fn)
+		return diskFull(s.writeDirect(ctx, fn))
 	}
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	s.closeOnce.Lock()
@@ -329,7 +330,22 @@ func (s *Store) write(ctx context.Context, fn writeFunc) error {
 	// Once queued the request will be committed or failed; wait for the
 	// verdict even if ctx ends, so the caller never answers "failed" for a
 	// write that became durable.
-	return <-req.done
+	return diskFull(<-req.done)
+}
+
+// sqliteFull is SQLITE_FULL, the primary result code of "database or
+// disk is full" (https://sqlite.org/rescode.html#full).
+const sqliteFull = 13
+
+// diskFull makes SQLite's "database or disk is full" an ENOSPC as well,
+// so that callers tell a full disk from other failures with errors.Is,
+// whichever layer (a blob file or the database) hit it.
+func diskFull(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqliteFull && !errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("%w (%w)", err, syscall.ENOSPC)
+	}
+	return err
 }
 
 // writeDirect is the path for admin processes (no committer).
@@ -416,8 +432,11 @@ func (s *Store) commitBatch(batch []*writeReq) {
 			errs[i] = err
 			r.eff = batchEffects{}
 			if _, err := s.stmt(ctx, tx, sqlRollbackTo).ExecContext(ctx); err != nil {
+				// SQLite ends the whole transaction itself on some
+				// errors (a full disk among them): the request's own
+				// error is the one to report, to the whole batch.
 				rollback()
-				fail(fmt.Errorf("store: rollback to savepoint: %w", err))
+				fail(fmt.Errorf("%w (store: rollback to savepoint: %w)", errs[i], err))
 				return
 			}
 		}
