@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"strconv"
@@ -153,6 +154,13 @@ func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 	// are all under way (reading 1,000 due rows after every finished job
 	// was most of the runner's CPU).
 	if len(r.backlog) == 0 {
+		// What is under way before the read: a job that ends between the
+		// read and group would otherwise leave its recipients in the
+		// snapshot as still due, and they would be tried (and bounced,
+		// or sent) a second time.
+		r.mu.Lock()
+		busy := maps.Clone(r.inflight)
+		r.mu.Unlock()
 		due, err := r.st.DueRecipients(ctx, time.Now(), 1000)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -160,7 +168,7 @@ func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 			}
 			return
 		}
-		r.backlog = r.group(due)
+		r.backlog = r.group(due, busy)
 	}
 	for len(r.backlog) > 0 {
 		select {
@@ -194,8 +202,9 @@ func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 }
 
 // group makes jobs of due recipients (one per message and domain), in the
-// order they are due, leaving out recipients already under way.
-func (r *Runner) group(due []store.QueueItem) []*job {
+// order they are due, leaving out recipients under way now or when due was
+// read (busy).
+func (r *Runner) group(due []store.QueueItem, busy map[int64]bool) []*job {
 	type key struct {
 		q      int64
 		domain string
@@ -205,7 +214,7 @@ func (r *Runner) group(due []store.QueueItem) []*job {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, it := range due {
-		if r.inflight[it.ID] {
+		if r.inflight[it.ID] || busy[it.ID] {
 			continue
 		}
 		k := key{it.QueueID, it.Domain}

@@ -185,3 +185,23 @@ func TestHopErrorNamesTheAddressOnce(t *testing.T) {
 		t.Errorf("the dial error %v lost its cause", err)
 	}
 }
+
+// A recipient whose job was under way when the due recipients were read
+// is left out of the new jobs even if that job ended before they were
+// grouped: the read still showed it due, and grouping it would try it a
+// second time (a second bounce for an expired recipient; a second copy
+// for one the first job relayed). Seen as "reading the message for a
+// notification: not found" after a bounce in test/outbound.
+func TestGroupLeavesOutRecipientsBusyAtRead(t *testing.T) {
+	r := New(nil, Config{Hostname: "mx.example"})
+	due := []store.QueueItem{
+		{ID: 1, QueueID: 1, Domain: "a.example"}, {ID: 2, QueueID: 1, Domain: "a.example"},
+		{ID: 3, QueueID: 2, Domain: "a.example"},
+	}
+	r.inflight[3] = true // still under way
+	// Recipient 1's job was under way at the read and has ended since.
+	jobs := r.group(due, map[int64]bool{1: true, 3: true})
+	if len(jobs) != 1 || len(jobs[0].items) != 1 || jobs[0].items[0].ID != 2 {
+		t.Fatalf("jobs: %+v, want one job with recipient 2", jobs)
+	}
+}
