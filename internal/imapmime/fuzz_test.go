@@ -247,3 +247,20 @@ func FuzzAddressList(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEncodeNULParts checks that re-encoding the parts that hold NUL
+// keeps the message's shape and every part's decoded content, and leaves
+// no NUL in a part it re-encoded.
+func FuzzEncodeNULParts(f *testing.F) {
+	for _, s := range fuzzSeeds() {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte("Content-Transfer-Encoding: binary\r\n\r\n\x00-\xe4\r\n\r\n"))
+	f.Add([]byte(crlf("Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Transfer-Encoding:\n binary\n\nx\x00y\n--b\nContent-Type: message/rfc822\n\nSubject: i\n\na\x00\n--b--\n")))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 64<<10 {
+			return
+		}
+		checkEncodeNUL(t, data)
+	})
+}

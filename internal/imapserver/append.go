@@ -99,11 +99,23 @@ func (s *session) appendMessage(ctx context.Context, m *imapparse.AppendMessage)
 		if err == nil {
 			part, err = imapmime.Parse(blob.Reader())
 		}
+		if err == nil {
+			// Text parts may come as literal8, and URL parts from
+			// messages that hold NUL.
+			blob, part, err = s.encodeNULs(blob, part)
+		}
 	} else {
-		if int64(len(m.Message)) > s.srv.cfg.AppendLimit {
+		data := m.Message
+		if int64(len(data)) > s.srv.cfg.AppendLimit {
 			err = errAppendTooBig
-		} else if _, err = blob.Write(m.Message); err == nil {
-			part, err = imapmime.Parse(bytes.NewReader(m.Message))
+		} else if part, err = imapmime.Parse(bytes.NewReader(data)); err == nil {
+			if bytes.IndexByte(data, 0) >= 0 {
+				// Only literal8 carries NUL (RFC 3516 §4.4).
+				data, part, err = encodeNULParts(data, part)
+			}
+			if err == nil {
+				_, err = blob.Write(data)
+			}
 		}
 	}
 	if err != nil {
@@ -121,6 +133,44 @@ func (s *session) appendMessage(ctx context.Context, m *imapparse.AppendMessage)
 		}
 	}
 	return store.AppendMessage{Blob: blob, Flags: flags, InternalDate: date, MIME: part.Marshal(), TrackingID: tracking.NewID()}, nil
+}
+
+// encodeNULParts stores base64 the parts of an appended message that hold
+// NUL, which no plain literal may carry (RFC 9051 §4.3.1): RFC 3516 §4.4
+// lets the server change a part's transfer encoding when nothing is lost,
+// and §6 wants BODY and BODYSTRUCTURE to show a part in an encoding IMAP4
+// can carry. BINARY still returns the octets appended (see
+// imapmime.EncodeNULParts). Those parts grow by a third; APPENDLIMIT
+// applies to what the client sent.
+func encodeNULParts(data []byte, part *imapmime.Part) ([]byte, *imapmime.Part, error) {
+	out, changed := imapmime.EncodeNULParts(data, part)
+	if !changed {
+		return data, part, nil
+	}
+	p, err := imapmime.Parse(bytes.NewReader(out))
+	return out, p, err
+}
+
+// encodeNULs is encodeNULParts for a message written to blob already: a
+// message holding NUL is written again to a new blob.
+func (s *session) encodeNULs(blob *store.Blob, part *imapmime.Part) (*store.Blob, *imapmime.Part, error) {
+	data, err := io.ReadAll(blob.Reader())
+	if err != nil || bytes.IndexByte(data, 0) < 0 {
+		return blob, part, err
+	}
+	out, p, err := encodeNULParts(data, part)
+	if err != nil || len(out) == len(data) && bytes.Equal(out, data) {
+		return blob, p, err
+	}
+	nb, err := s.srv.st.NewBlob()
+	if err != nil {
+		return blob, p, err
+	}
+	blob.Abort()
+	if _, err := nb.Write(out); err != nil {
+		return nb, p, err
+	}
+	return nb, p, nil
 }
 
 // errAppendTooBig refuses a message over APPENDLIMIT, which CATENATE

@@ -470,6 +470,11 @@ func (s *session) writePartial(r io.Reader, n int64, p *imapparse.Partial, binar
 		w.WriteString(" ~{" + strconv.FormatInt(n, 10) + "}\r\n")
 	} else {
 		w.WriteString(" {" + strconv.FormatInt(n, 10) + "}\r\n")
+		// NUL may not travel in a plain literal (RFC 9051 §4.3.1, §9
+		// CHAR8). Parts appended with NUL are stored base64
+		// (append.go); what is left (a NUL in a header, mail from SMTP)
+		// goes as 0x80, which keeps the announced length.
+		r = nulReplacer{r}
 	}
 	got, err := io.CopyN(w, r, n)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -511,4 +516,20 @@ func sectionLabel(s *imapparse.Section) string {
 		parts = append(parts, spec)
 	}
 	return strings.Join(parts, ".")
+}
+
+// nulReplacer reads r with every NUL octet turned into 0x80.
+type nulReplacer struct{ r io.Reader }
+
+func (n nulReplacer) Read(p []byte) (int, error) {
+	k, err := n.r.Read(p)
+	for b := p[:k]; ; {
+		i := bytes.IndexByte(b, 0)
+		if i < 0 {
+			break
+		}
+		b[i] = 0x80
+		b = b[i+1:]
+	}
+	return k, err
 }
