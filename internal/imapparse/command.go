@@ -374,6 +374,8 @@ func (r *Reader) parseArgs(cmd *Command) (any, error) {
 		return r.parseQuota(cmd.Name == "SETQUOTA")
 	case "CANCELUPDATE":
 		return r.parseCancelUpdate()
+	case "NOTIFY":
+		return r.parseNotify()
 	case "COMPRESS":
 		if err := r.sp("compression mechanism"); err != nil {
 			return nil, err

@@ -28,7 +28,7 @@ func argType(name string) reflect.Type {
 		"SUBSCRIBE": &MailboxArg{}, "UNSUBSCRIBE": &MailboxArg{}, "GETQUOTAROOT": &MailboxArg{},
 		"RENAME": &Rename{}, "LIST": &List{}, "LSUB": &List{}, "STATUS": &Status{}, "APPEND": &Append{},
 		"SEARCH": &Search{}, "FETCH": &Fetch{}, "STORE": &Store{}, "COPY": &Copy{}, "MOVE": &Copy{},
-		"SORT": &Sort{}, "THREAD": &Thread{}, "GETQUOTA": &Quota{}, "SETQUOTA": &Quota{}, "COMPRESS": &Compress{}, "CANCELUPDATE": &CancelUpdate{},
+		"SORT": &Sort{}, "THREAD": &Thread{}, "GETQUOTA": &Quota{}, "SETQUOTA": &Quota{}, "COMPRESS": &Compress{}, "CANCELUPDATE": &CancelUpdate{}, "NOTIFY": &Notify{},
 	}[name])
 }
 
@@ -235,6 +235,7 @@ var fuzzSeeds = []string{
 	"b7 FOO {5+}\r\nhello {3}\r\nb8 NOOP\r\n",
 	"b9 LOGIN {999}\r\nc1 LOGIN {99+}\r\nx\r\n",
 	"c2 SEARCH ((((((((ALL))))))))\r\n",
+	"n1 NOTIFY SET STATUS (selected (MessageNew (UID BODY.PEEK[HEADER.FIELDS (From)]) messageexpunge FlagChange)) (subtree (INBOX {3+}\r\nA/b) (MessageNew MessageExpunge)) (personal NONE)\r\nn2 NOTIFY NONE\r\n",
 	"e1 UID SORT RETURN (MIN PARTIAL 5:1 UPDATE CONTEXT) (REVERSE ARRIVAL) UTF-8 ALL\r\ne2 SEARCH RETURN (PARTIAL 1:2 COUNT) ALL\r\ne3 CANCELUPDATE \"e1\" \"x\"\r\n",
 	"\r\n+\r\n" + strings.Repeat("x", 300) + "{2+}\r\nab\r\nc3 IDLE\r\n",
 }

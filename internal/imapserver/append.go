@@ -81,6 +81,7 @@ func (s *session) appendCmd(ctx context.Context, tag string, a *imapparse.Append
 		s.mailboxError(tag, err)
 		return
 	}
+	s.ownChange(ownMessages(res.MailboxID, res.UIDs))
 	s.update(ctx, true)
 	s.ok(tag, fmt.Sprintf("[APPENDUID %d %s] APPEND completed", res.UIDValidity, imapparse.FormatUIDs(res.UIDs)))
 }

@@ -43,6 +43,7 @@ func (s *session) create(ctx context.Context, tag string, a *imapparse.Create) {
 		s.mailboxError(tag, err)
 		return
 	}
+	s.ownMailboxChange(strings.TrimSuffix(a.Mailbox, "/"))
 	s.ok(tag, "CREATE completed")
 }
 
@@ -66,6 +67,7 @@ func (s *session) deleteCmd(ctx context.Context, tag, name string) {
 		s.mailboxError(tag, err)
 		return
 	}
+	s.ownMailboxChange(name)
 	s.ok(tag, "DELETE completed")
 }
 
@@ -74,6 +76,7 @@ func (s *session) rename(ctx context.Context, tag, from, to string) {
 		s.mailboxError(tag, err)
 		return
 	}
+	s.ownMailboxChange(from, to)
 	if s.sel != nil {
 		if mb, err := s.srv.st.MailboxByID(ctx, s.sel.mb.ID); err == nil {
 			s.sel.mb.Name = mb.Name
@@ -88,6 +91,7 @@ func (s *session) subscribe(ctx context.Context, tag, name string, on bool) {
 		s.mailboxError(tag, err)
 		return
 	}
+	s.ownMailboxChange(name)
 	s.ok(tag, map[bool]string{true: "SUBSCRIBE", false: "UNSUBSCRIBE"}[on]+" completed")
 }
 
@@ -408,6 +412,7 @@ func (s *session) quota(ctx context.Context, tag string, cmd *imapparse.Command)
 // waits, the session lends its buffers back (waitInput).
 func (s *session) idle(ctx context.Context, tag string) {
 	s.update(ctx, true)
+	s.notifyOthers(ctx) // RFC 5465 §4: IDLE sends what NOTIFY asked for
 	s.line("+ idling")
 	if s.flush() != nil {
 		s.state = stateLogout
@@ -442,6 +447,7 @@ func (s *session) idle(ctx context.Context, tag string) {
 		switch {
 		case err == nil && s.watcher.Pending():
 			s.update(ctx, true)
+			s.notifyOthers(ctx)
 			if s.flush() != nil {
 				s.state = stateLogout
 				return
@@ -551,6 +557,7 @@ func (s *session) idleWithReader(ctx context.Context, tag string) {
 			return
 		case <-ready:
 			s.update(ctx, true)
+			s.notifyOthers(ctx)
 			if s.flush() != nil {
 				s.state = stateLogout
 				return

@@ -325,6 +325,7 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 	}
 	current := s.currentFlags(ctx)
 	exists := sel.uids.Len()
+	before := sel.uids.Last()
 	// touched are the messages that arrived or changed flags: search
 	// contexts look at them once everything is announced.
 	var touched []uint32
@@ -412,6 +413,8 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 			l := fmt.Sprintf("%d FETCH (FLAGS (%s)", seq, s.flagsOf(c.UID, cur.Flags))
 			if s.condstore || s.qresync {
 				l += fmt.Sprintf(" UID %d MODSEQ (%d)", c.UID, cur.ModSeq)
+			} else if s.notify != nil && s.notify.selected != "" {
+				l += fmt.Sprintf(" UID %d", c.UID) // RFC 5465 §5.1
 			}
 			s.untagged(l + ")")
 			sel.markShown(c.UID, cur.ModSeq)
@@ -424,6 +427,7 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 	if exists != sel.uids.Len() {
 		s.announceExists(ctx)
 	}
+	s.notifyNewFetch(ctx, touched, before) // NOTIFY's FETCH for new messages (RFC 5465 §5.2)
 	s.contextsChanged(ctx, touched)
 	sel.pending = rest
 	if len(rest) == 0 {
@@ -435,6 +439,9 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 // mailbox to its pending list.
 func (s *session) takeChanges() {
 	changes := s.watcher.Take()
+	if s.notify != nil {
+		s.routeNotify(changes) // NOTIFY reports other mailboxes too (notify.go)
+	}
 	if s.sel == nil {
 		return
 	}

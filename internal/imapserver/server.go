@@ -3,7 +3,7 @@
 // CONDSTORE/QRESYNC (RFC 7162), IDLE (RFC 2177), UIDPLUS, MULTIAPPEND,
 // CATENATE, MOVE, SPECIAL-USE, LIST-EXTENDED/LIST-STATUS,
 // ESEARCH/SEARCHRES, SORT/THREAD, SORT=DISPLAY, ESORT, CONTEXT=SEARCH/SORT,
-// BINARY, COMPRESS=DEFLATE, QUOTA and UTF8=ACCEPT.
+// NOTIFY, BINARY, COMPRESS=DEFLATE, QUOTA and UTF8=ACCEPT.
 //
 // Sessions read and write the store directly and learn of every change
 // (SMTP delivery, another IMAP session, a POP3 deletion) from the store's
@@ -64,7 +64,11 @@ type Config struct {
 	IdleTimeout time.Duration      // autologout; IDLE may last until it; default 30 minutes
 	AppendLimit int64              // largest message APPEND accepts (APPENDLIMIT); default 50 MiB
 	MaxErrors   int                // BAD responses before the session is closed
-	Indexer     Indexer            // full-text indexer; nil: BODY/TEXT search what is indexed
+	// NotifyLimit is how many changes to other mailboxes a NOTIFY session
+	// may have waiting before its notifications stop with
+	// NOTIFICATIONOVERFLOW (RFC 5465 §5.8); default 10,000.
+	NotifyLimit int
+	Indexer     Indexer // full-text indexer; nil: BODY/TEXT search what is indexed
 	Logger      *slog.Logger
 }
 
@@ -96,6 +100,9 @@ func New(cfg Config, st *store.Store) *Server {
 	}
 	if cfg.MaxErrors <= 0 {
 		cfg.MaxErrors = defaultMaxErrors
+	}
+	if cfg.NotifyLimit <= 0 {
+		cfg.NotifyLimit = defaultNotifyLimit
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -72,6 +72,8 @@ type session struct {
 	qresync   bool // QRESYNC enabled: VANISHED instead of EXPUNGE
 
 	sel *selected // the selected mailbox, in stateSelected
+	// notify is what NOTIFY asked to hear of (notify.go); nil without.
+	notify *notifyState
 
 	closing atomic.Bool // server shutdown asked
 	wake    chan struct{}
@@ -233,6 +235,9 @@ func (s *session) run(ctx context.Context) {
 			// Shutdown may have set its deadline just before ours.
 			_ = s.conn.SetReadDeadline(time.Now())
 		}
+		if s.notify != nil {
+			s.waitNotify(ctx) // RFC 5465: notifications between commands
+		}
 		cmd, err := s.r.ReadCommand()
 		if err != nil {
 			if !s.readError(err) {
@@ -241,6 +246,9 @@ func (s *session) run(ctx context.Context) {
 		} else {
 			_ = s.conn.SetReadDeadline(time.Time{})
 			s.dispatch(ctx, cmd)
+			if s.state != stateLogout {
+				s.notifyOthers(ctx)
+			}
 			if s.flush() != nil {
 				return
 			}
@@ -353,7 +361,7 @@ func (s *session) capabilities() string {
 	c = append(c, "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
 		"MULTIAPPEND", "CATENATE", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "ESEARCH",
 		"SEARCHRES", "CONDSTORE", "QRESYNC", "STATUS=SIZE", fmt.Sprintf("APPENDLIMIT=%d", s.srv.cfg.AppendLimit),
-		"BINARY", "UTF8=ACCEPT", "QUOTA", "QUOTA=RES-STORAGE", "SORT", "SORT=DISPLAY", "ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT")
+		"BINARY", "UTF8=ACCEPT", "QUOTA", "QUOTA=RES-STORAGE", "SORT", "SORT=DISPLAY", "ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT", "NOTIFY", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT")
 	if s.fw == nil {
 		c = append(c, "COMPRESS=DEFLATE")
 	}
@@ -439,6 +447,8 @@ func (s *session) dispatch(ctx context.Context, cmd *imapparse.Command) {
 		s.appendCmd(ctx, tag, cmd.Args.(*imapparse.Append))
 	case "IDLE":
 		s.idle(ctx, tag)
+	case "NOTIFY":
+		s.notifyCmd(ctx, tag, cmd.Args.(*imapparse.Notify))
 	case "GETQUOTA", "GETQUOTAROOT", "SETQUOTA":
 		s.quota(ctx, tag, cmd)
 	default:

@@ -127,6 +127,7 @@ func (s *session) copyMove(ctx context.Context, tag string, uidCmd, move bool, a
 		s.mailboxError(tag, err)
 		return
 	}
+	s.ownChange(ownMessages(dst.ID, res.Dst)) // NOTIFY: no STATUS for our own copies
 	copyUID := ""
 	if len(res.Src) > 0 {
 		copyUID = fmt.Sprintf("[COPYUID %d %s %s] ", res.UIDValidity, imapparse.FormatUIDs(res.Src), imapparse.FormatUIDs(res.Dst))
