@@ -44,8 +44,25 @@ func Hash(password string) (string, error) {
 		return "", fmt.Errorf("passwd: salt: %w", err)
 	}
 	key := argon2.IDKey([]byte(password), salt, timeCost, memoryKiB, threads, keyLen)
+	return format(salt, key), nil
+}
+
+// Decoy returns a hash in Hash's format and with its parameters that no
+// password matches: its key is random bytes, not derived from any
+// password. Verifying a login for an account that does not exist against
+// it costs what a real account's wrong password costs, so the time of the
+// answer does not tell which accounts exist. Making it costs no argon2id.
+func Decoy() (string, error) {
+	buf := make([]byte, saltLen+keyLen)
+	if _, err := rand.Read(buf); err != nil {
+		return "", fmt.Errorf("passwd: decoy: %w", err)
+	}
+	return format(buf[:saltLen], buf[saltLen:]), nil
+}
+
+func format(salt, key []byte) string {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, memoryKiB, timeCost, threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+		argon2.Version, memoryKiB, timeCost, threads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // Verify checks password against a hash made by Hash (with any parameters).

@@ -149,3 +149,32 @@ func FuzzVerify(f *testing.F) {
 func argon2IDKey(pw string, salt []byte, t, m uint32, p uint8, n uint32) []byte {
 	return argon2.IDKey([]byte(pw), salt, t, m, p, n)
 }
+
+// TestDecoy: a decoy has Hash's format and parameters (so verifying
+// against it costs the same) and no password matches it.
+func TestDecoy(t *testing.T) {
+	d1, err := Decoy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := Decoy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := Hash("pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := func(s string) string { return strings.Join(strings.Split(s, "$")[:4], "$") }
+	if params(d1) != params(h) || len(d1) != len(h) {
+		t.Fatalf("decoy %q does not look like hash %q", d1, h)
+	}
+	if d1 == d2 {
+		t.Fatal("two decoys are equal")
+	}
+	for _, pw := range []string{"", "pw", "password"} {
+		if err := Verify(d1, pw); !errors.Is(err, ErrMismatch) {
+			t.Errorf("Verify(decoy, %q) = %v, want ErrMismatch", pw, err)
+		}
+	}
+}

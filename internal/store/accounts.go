@@ -525,53 +525,78 @@ func (s *Store) DeleteAlias(ctx context.Context, alias string) error {
 // remembered briefly (as a salted SHA-256, never in clear) so that clients
 // reconnecting often do not pay argon2id's 64 MiB each time; argon2id runs
 // at most authConcurrency at once, so a login storm cannot exhaust memory.
+//
+// A login for an account that does not exist (unknown local part or
+// domain, or no address at all) is checked against a decoy hash with the
+// same parameters, on the same path: it waits for the same limiter, runs
+// one argon2id and is answered as late as a wrong password for a real
+// account, so the answer's time does not tell which accounts exist.
 func (s *Store) Authenticate(ctx context.Context, username, password string) (Account, error) {
-	a, err := address.Parse(username)
-	if err != nil {
-		return Account{}, ErrAuthFailed
-	}
 	var acct Account
-	var hash string
-	err = s.queryRow(ctx, `SELECT a.id, a.address, a.display, d.name, a.password_hash FROM accounts a
-		JOIN domains d ON d.id = a.domain_id WHERE a.address = ?`, a.Key()).Scan(&acct.ID, &acct.Address, &acct.Display, &acct.Domain, &hash)
-	if errors.Is(err, sql.ErrNoRows) {
+	key, hash := "", s.auth.decoy
+	found := false
+	if a, err := address.Parse(username); err == nil {
+		key = a.Key()
+		var stored string
+		err = s.queryRow(ctx, `SELECT a.id, a.address, a.display, d.name, a.password_hash FROM accounts a
+			JOIN domains d ON d.id = a.domain_id WHERE a.address = ?`, key).Scan(&acct.ID, &acct.Address, &acct.Display, &acct.Domain, &stored)
+		switch {
+		case err == nil:
+			hash, found = stored, true
+		case !errors.Is(err, sql.ErrNoRows):
+			return Account{}, fmt.Errorf("store: authenticate: %w", err)
+		}
+	}
+	if !found {
+		// Never a cache entry or a shared call of a real account:
+		// the NUL cannot occur in an address key.
+		key = "\x00" + username
+	}
+	ok, err := s.auth.verify(ctx, key, hash, password)
+	if err != nil {
+		return Account{}, err
+	}
+	if !ok || !found {
 		return Account{}, ErrAuthFailed
 	}
-	if err != nil {
-		return Account{}, fmt.Errorf("store: authenticate: %w", err)
-	}
-	if s.auth.check(acct.Address, hash, password) {
-		return acct, nil
+	return acct, nil
+}
+
+// verify checks password against hash for the cache key (an account's
+// address): from the cache if it was verified recently, else with
+// argon2id, sharing the computation with identical logins under way.
+// Failures are never cached, so a wrong password costs one argon2id every
+// time, for real accounts and decoys alike.
+func (c *authCache) verify(ctx context.Context, key, hash, password string) (bool, error) {
+	if c.check(key, hash, password) {
+		return true, nil
 	}
 	// Logins with the same credentials at the same moment (a client
 	// opening many connections) share one computation: thirty-two of them
 	// cost 256 MiB of argon2id memory and made the heap grow to 600 MB.
-	call, leader := s.auth.join(acct.Address, hash, password)
+	call, leader := c.join(key, hash, password)
 	if !leader {
 		select {
 		case <-call.done:
 		case <-ctx.Done():
-			return Account{}, ctx.Err()
+			return false, ctx.Err()
 		}
-		if !call.ok {
-			return Account{}, ErrAuthFailed
-		}
-		return acct, nil
+		return call.ok, nil
 	}
-	defer s.auth.leave(acct.Address, hash, password, call)
+	defer c.leave(key, hash, password, call)
 	select {
-	case s.auth.sem <- struct{}{}:
+	case c.sem <- struct{}{}:
 	case <-ctx.Done():
-		return Account{}, ctx.Err()
+		return false, ctx.Err()
 	}
-	err = passwd.Verify(hash, password)
-	<-s.auth.sem
+	err := passwd.Verify(hash, password)
+	<-c.sem
 	if err != nil {
-		return Account{}, ErrAuthFailed
+		return false, nil
 	}
 	call.ok = true
-	s.auth.remember(acct.Address, hash, password)
-	return acct, nil
+	c.remember(key, hash, password)
+	return true, nil
 }
 
 // authConcurrency bounds parallel argon2id computations (64 MiB each).
@@ -581,6 +606,7 @@ const authConcurrency = 4
 const authTTL = 10 * time.Minute
 
 type authCache struct {
+	decoy    string // passwd.Decoy, checked for accounts that do not exist
 	sem      chan struct{}
 	mu       sync.Mutex
 	m        map[string]authEntry
@@ -621,8 +647,8 @@ type authEntry struct {
 	expires time.Time
 }
 
-func newAuthCache() *authCache {
-	return &authCache{sem: make(chan struct{}, authConcurrency), m: map[string]authEntry{}, inflight: map[[32]byte]*authCall{}}
+func newAuthCache(decoy string) *authCache {
+	return &authCache{decoy: decoy, sem: make(chan struct{}, authConcurrency), m: map[string]authEntry{}, inflight: map[[32]byte]*authCall{}}
 }
 
 // digest binds the password to the stored hash (which holds a random

@@ -35,6 +35,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/yizhan-mail/yizhan/internal/passwd"
+
 	sqlite "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -162,6 +164,12 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 		rdb.Close()
 		return nil, err
 	}
+	decoy, err := passwd.Decoy()
+	if err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, err
+	}
 	s := &Store{
 		dir:   dir,
 		log:   log,
@@ -169,7 +177,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 		wdb:   wdb,
 		blobs: blobs,
 		feed:  newFeed(),
-		auth:  newAuthCache(),
+		auth:  newAuthCache(decoy),
 		done:  make(chan struct{}),
 		stmts: map[string]*sql.Stmt{},
 

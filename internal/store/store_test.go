@@ -454,3 +454,39 @@ func TestUserErrors(t *testing.T) {
 		t.Errorf("unknown queue entry: %v", err)
 	}
 }
+
+// TestAuthenticateUnknownTakesATurn: a login for an account that does not
+// exist (unknown local part, unknown domain, not an address) waits for the
+// same argon2id limiter as a real check and then runs one, so its answer
+// takes as long as a wrong password for an existing account (issue 11
+// item 4: it was answered at once, telling an attacker which accounts
+// exist). With every slot of the limiter held, it must wait.
+func TestAuthenticateUnknownTakesATurn(t *testing.T) {
+	s, _ := setup(t)
+	for range cap(s.auth.sem) {
+		s.auth.sem <- struct{}{}
+	}
+	for _, user := range []string{"alice@example.test", "nobody@example.test", "alice@unknown.test", "not an address"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() {
+			_, err := s.Authenticate(ctx, user, "wrong")
+			errc <- err
+		}()
+		// Not a timing assertion: the login must still be waiting when
+		// it is cancelled, however long it was given.
+		time.Sleep(50 * time.Millisecond)
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Errorf("Authenticate(%q) with the limiter full = %v, want it waiting for a turn (context.Canceled)", user, err)
+		}
+	}
+	for range cap(s.auth.sem) {
+		<-s.auth.sem
+	}
+	for _, user := range []string{"nobody@example.test", "alice@unknown.test", "not an address", ""} {
+		if _, err := s.Authenticate(context.Background(), user, "pw1"); !errors.Is(err, ErrAuthFailed) {
+			t.Errorf("Authenticate(%q) = %v, want ErrAuthFailed", user, err)
+		}
+	}
+}
