@@ -207,3 +207,25 @@ func TestKeywordsAnnounced(t *testing.T) {
 	}
 	lines(t, "FETCH after COPY", a.ok("FETCH 4 FLAGS"), `* 4 FETCH (FLAGS (\Recent $Appended))`)
 }
+
+// TestArrivedAndGone: a message that arrived and was expunged before a
+// session heard of either is never shown to it (imaptest's checkpoint
+// found sessions holding such a ghost, one message more than the rest).
+func TestArrivedAndGone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.deliver(simpleMsg("One", "1"), delivery{})
+	a := e.login(alice)
+	a.ok("SELECT INBOX")
+	b := e.login(alice)
+	b.ok("SELECT INBOX")
+	b.ok(`APPEND INBOX (\Deleted) ` + literal(simpleMsg("Ghost", "g")))
+	b.ok("EXPUNGE")
+	lines(t, "NOOP", a.ok("NOOP"))
+	lines(t, "view", a.ok("FETCH 1:* (UID)"), "* 1 FETCH (UID 1)")
+	// The same while a FETCH holds expunges back.
+	b.ok(`APPEND INBOX (\Deleted) ` + literal(simpleMsg("Ghost 2", "g")))
+	b.ok("EXPUNGE")
+	lines(t, "FETCH", a.ok("FETCH 1 (UID)"), "* 1 FETCH (UID 1)")
+	lines(t, "NOOP after", a.ok("NOOP"))
+}

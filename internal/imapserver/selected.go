@@ -306,23 +306,6 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 		return
 	}
 	sel := s.sel
-	if allowExpunge {
-		// Expunges first: a message moved within the mailbox, or
-		// expunged while another arrived, is not counted twice by an
-		// EXISTS (Dovecot's order, which imaptest's move script
-		// expects; the numbers come out right either way, since the
-		// view is a list of UIDs).
-		slices.SortStableFunc(sel.pending, func(a, b store.Change) int {
-			ea, eb := a.Kind == store.ChangeExpunge, b.Kind == store.ChangeExpunge
-			switch {
-			case ea && !eb:
-				return -1
-			case eb && !ea:
-				return 1
-			}
-			return 0
-		})
-	}
 	current := s.currentFlags(ctx)
 	exists := sel.uids.Len()
 	before := sel.uids.Last()
@@ -361,19 +344,24 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 			if seq == 0 {
 				continue
 			}
+			if seq > exists {
+				// It arrived and went before the client heard of it:
+				// it leaves the view unannounced.
+				sel.uids.DeleteAt(seq - 1)
+				continue
+			}
 			if !allowExpunge {
 				blocked = true
 				rest = append(rest, c)
 				continue
 			}
-			if exists != sel.uids.Len() {
-				// New messages before this expunge: announce them first.
-				flushVanished()
-				s.announceExists(ctx)
-			}
+			// Arrivals not announced yet sit after every number the
+			// client knows, so the expunge goes first and one EXISTS
+			// with the final count follows (Dovecot's order, which
+			// imaptest's move script expects).
 			s.contextExpunge(c.UID, seq, flushVanished)
 			sel.uids.DeleteAt(seq - 1)
-			exists = sel.uids.Len()
+			exists--
 			if s.qresync {
 				vanished = append(vanished, c.UID)
 			} else {
