@@ -115,10 +115,12 @@ type Limits struct {
 	AuthExemptLoopback  bool     `toml:"auth_exempt_loopback"`   // never throttle 127.0.0.0/8 and ::1 (a local webmail)
 	AuthExempt          []string `toml:"auth_exempt"`            // nor these networks ("10.0.0.0/8") or addresses
 	MinPasswordLength   int      `toml:"min_password_length"`    // characters, for passwords set with user add/passwd
-	CommandTimeout      Duration `toml:"command_timeout"`        // RFC 5321 §4.5.3.2.7: 5 min
-	DataBlockTimeout    Duration `toml:"data_block_timeout"`     // §4.5.3.2.5: 3 min
+	CommandTimeout      Duration `toml:"command_timeout"`        // one SMTP command line (RFC 5321 §4.5.3.2.7: 5 min), one IMAP command once begun
+	DataBlockTimeout    Duration `toml:"data_block_timeout"`     // §4.5.3.2.5: 3 min for DATA or a BDAT chunk, more at min_data_rate
 	DataEndTimeout      Duration `toml:"data_end_timeout"`       // §4.5.3.2.6: 10 min (for us to answer)
 	POP3IdleTimeout     Duration `toml:"pop3_idle_timeout"`      // RFC 1939 §3: at least 10 min
+	LoginTimeout        Duration `toml:"login_timeout"`          // from connecting to logging in: submission, IMAP, POP3
+	MinDataRate         int      `toml:"min_data_rate"`          // bytes/s that earn message data and IMAP literals more time
 }
 
 // Log configures structured logging.
@@ -173,6 +175,8 @@ func Default() Config {
 			DataBlockTimeout:    Duration(3 * time.Minute),
 			DataEndTimeout:      Duration(10 * time.Minute),
 			POP3IdleTimeout:     Duration(10 * time.Minute),
+			LoginTimeout:        Duration(3 * time.Minute),
+			MinDataRate:         500,
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}
@@ -397,6 +401,10 @@ func (c Config) Validate() error {
 		return errors.New("limits.max_recipients must be positive")
 	case c.Limits.MaxHeaderSize <= 0:
 		return errors.New("limits.max_header_size must be positive")
+	case c.Limits.LoginTimeout <= 0:
+		return errors.New("limits.login_timeout must be positive")
+	case c.Limits.MinDataRate <= 0:
+		return errors.New("limits.min_data_rate must be positive (bytes per second)")
 	case c.Limits.MinPasswordLength <= 0:
 		return errors.New("limits.min_password_length must be positive")
 	case c.Limits.AuthFailures <= 0:

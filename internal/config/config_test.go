@@ -550,3 +550,16 @@ func TestMinPasswordLength(t *testing.T) {
 	}
 	wantErr(t, "[limits]\nmin_password_length = 0", "limits.min_password_length must be positive")
 }
+
+func TestSlowClientLimits(t *testing.T) {
+	c := mustParse(t, "")
+	if c.Limits.LoginTimeout.D() != 3*time.Minute || c.Limits.MinDataRate != 500 {
+		t.Errorf("defaults: login_timeout %v, min_data_rate %d", c.Limits.LoginTimeout.D(), c.Limits.MinDataRate)
+	}
+	c = mustParse(t, "[limits]\nlogin_timeout = \"30s\"\nmin_data_rate = 2000")
+	if c.Limits.LoginTimeout.D() != 30*time.Second || c.Limits.MinDataRate != 2000 {
+		t.Errorf("parsed: login_timeout %v, min_data_rate %d", c.Limits.LoginTimeout.D(), c.Limits.MinDataRate)
+	}
+	wantErr(t, "[limits]\nlogin_timeout = \"0s\"", "limits.login_timeout must be positive")
+	wantErr(t, "[limits]\nmin_data_rate = 0", "limits.min_data_rate must be positive")
+}

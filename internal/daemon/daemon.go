@@ -157,6 +157,8 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 			CommandTimeout:   cfg.Limits.CommandTimeout.D(),
 			DataBlockTimeout: cfg.Limits.DataBlockTimeout.D(),
 			DataEndTimeout:   cfg.Limits.DataEndTimeout.D(),
+			MinDataRate:      int64(cfg.Limits.MinDataRate),
+			LoginTimeout:     cfg.Limits.LoginTimeout.D(),
 			AuthLimiter:      authLim,
 			ConnLimiter:      connLim,
 			Logger:           log.With("listener", m.name),
@@ -168,13 +170,14 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 	}
 	if cfg.Listen.POP3 != "" || cfg.Listen.POP3S != "" {
 		pop := pop3server.New(pop3server.Config{
-			Hostname:    cfg.Hostname,
-			TLSConfig:   tlsConf,
-			AuthLimiter: authLim,
-			ConnLimiter: connLim,
-			IdleTimeout: cfg.Limits.POP3IdleTimeout.D(),
-			MaxErrors:   cfg.Limits.MaxErrors,
-			Logger:      log, // sessions say pop3 or pop3s
+			Hostname:     cfg.Hostname,
+			TLSConfig:    tlsConf,
+			AuthLimiter:  authLim,
+			ConnLimiter:  connLim,
+			IdleTimeout:  cfg.Limits.POP3IdleTimeout.D(),
+			LoginTimeout: cfg.Limits.LoginTimeout.D(),
+			MaxErrors:    cfg.Limits.MaxErrors,
+			Logger:       log, // sessions say pop3 or pop3s
 		}, &pop3Backend{st: st})
 		servers = append(servers, pop)
 		if err := serve("pop3", cfg.Listen.POP3, func(ln net.Listener) error { return pop.Serve(ctx, ln) }); err != nil {
@@ -203,14 +206,17 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 	go pruneEvents(qCtx, st, cfg.Tracking.Keep.D(), log)
 	if cfg.Listen.IMAP != "" || cfg.Listen.IMAPS != "" {
 		imap := imapserver.New(imapserver.Config{
-			Hostname:    cfg.Hostname,
-			TLSConfig:   tlsConf,
-			AuthLimiter: authLim,
-			ConnLimiter: connLim,
-			AppendLimit: int64(cfg.Limits.MaxMessageSize),
-			MaxErrors:   cfg.Limits.MaxErrors,
-			Indexer:     ix,
-			Logger:      log, // sessions say imap or imaps
+			Hostname:       cfg.Hostname,
+			TLSConfig:      tlsConf,
+			AuthLimiter:    authLim,
+			ConnLimiter:    connLim,
+			AppendLimit:    int64(cfg.Limits.MaxMessageSize),
+			LoginTimeout:   cfg.Limits.LoginTimeout.D(),
+			CommandTimeout: cfg.Limits.CommandTimeout.D(),
+			MinDataRate:    int64(cfg.Limits.MinDataRate),
+			MaxErrors:      cfg.Limits.MaxErrors,
+			Indexer:        ix,
+			Logger:         log, // sessions say imap or imaps
 		}, st)
 		servers = append(servers, imap)
 		if err := serve("imap", cfg.Listen.IMAP, func(ln net.Listener) error { return imap.Serve(ctx, ln) }); err != nil {

@@ -411,6 +411,8 @@ func (s *session) quota(ctx context.Context, tag string, cmd *imapparse.Command)
 // TLS connection keeps its partial record after a timeout. While it
 // waits, the session lends its buffers back (waitInput).
 func (s *session) idle(ctx context.Context, tag string) {
+	// IDLE sets its own deadlines (the autologout timer, wake-ups).
+	s.phase = phaseOff
 	s.update(ctx, true)
 	s.notifyOthers(ctx) // RFC 5465 §4: IDLE sends what NOTIFY asked for
 	s.line("+ idling")

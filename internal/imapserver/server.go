@@ -41,9 +41,16 @@ const (
 	defaultMaxErrors = 50
 	// handshakeTimeout bounds a TLS handshake.
 	handshakeTimeout = 30 * time.Second
-	// preAuthTimeout bounds the time to log in (RFC 9051 §5.4 allows a
-	// shorter timer before authentication).
-	preAuthTimeout = 2 * time.Minute
+	// defaultLoginTimeout bounds the time from connecting to logging in:
+	// clients log in within a second; a person at a terminal needs more.
+	defaultLoginTimeout = 3 * time.Minute
+	// defaultCommandTimeout bounds one command once begun. Commands are
+	// sent whole by clients; literals get more time at MinDataRate.
+	defaultCommandTimeout = 5 * time.Minute
+	// defaultMinDataRate: the rate that earns a literal more time (a
+	// 50 MiB APPEND may take a day at it; a slow-client attacker pays
+	// 500 B/s per connection held).
+	defaultMinDataRate = 500
 )
 
 // ErrServerClosed is returned by Serve and ServeTLS after Shutdown.
@@ -70,6 +77,16 @@ type Config struct {
 	NotifyLimit int
 	Indexer     Indexer // full-text indexer; nil: BODY/TEXT search what is indexed
 	Logger      *slog.Logger
+
+	// LoginTimeout bounds the time from connecting to logging in
+	// (default 3 minutes; RFC 9051 §5.4 lets the timer before
+	// authentication be shorter than the autologout timer).
+	LoginTimeout time.Duration
+	// CommandTimeout bounds reading a command once its first byte has
+	// arrived, literals included (default 5 minutes), extended while the
+	// client keeps up MinDataRate bytes per second (default 500).
+	CommandTimeout time.Duration
+	MinDataRate    int64
 }
 
 // Server is an IMAP server over one store.
@@ -94,6 +111,15 @@ type Server struct {
 func New(cfg Config, st *store.Store) *Server {
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = defaultIdleTimeout
+	}
+	if cfg.LoginTimeout <= 0 {
+		cfg.LoginTimeout = defaultLoginTimeout
+	}
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = defaultCommandTimeout
+	}
+	if cfg.MinDataRate <= 0 {
+		cfg.MinDataRate = defaultMinDataRate
 	}
 	if cfg.AppendLimit <= 0 {
 		cfg.AppendLimit = defaultAppendLimit

@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/yizhan-mail/yizhan/internal/authlimit"
+	"github.com/yizhan-mail/yizhan/internal/deadline"
 	"github.com/yizhan-mail/yizhan/internal/imapparse"
 	"github.com/yizhan-mail/yizhan/internal/inflate"
 	"github.com/yizhan-mail/yizhan/internal/store"
@@ -61,6 +62,11 @@ type session struct {
 	scratch [32]byte
 	errs    int
 
+	// The read deadline (see timedReader): the phase's and, until
+	// login, the login deadline. Session goroutine only.
+	phase readPhase
+	timer deadline.Timer
+
 	state   state
 	account store.Account
 	watcher *store.Watcher
@@ -86,7 +92,7 @@ type session struct {
 }
 
 func newSession(srv *Server, c net.Conn, ip netip.Addr, implicitTLS bool) *session {
-	return &session{
+	s := &session{
 		srv:         srv,
 		netConn:     c,
 		conn:        c,
@@ -95,6 +101,70 @@ func newSession(srv *Server, c net.Conn, ip netip.Addr, implicitTLS bool) *sessi
 		log:         srv.log.With("listener", listenerName(implicitTLS), "session", newSessionID(), "client_ip", ip.String()),
 		wake:        make(chan struct{}, 1),
 	}
+	s.timer.SetLimit(time.Now().Add(srv.cfg.LoginTimeout))
+	return s
+}
+
+// readPhase says which deadline governs the session's reads.
+type readPhase uint8
+
+const (
+	// phaseOff: the code reading sets deadlines itself (IDLE).
+	phaseOff readPhase = iota
+	// phaseWaiting: between commands, the autologout timer runs
+	// (RFC 9051 §5.4), or before login the login deadline.
+	phaseWaiting
+	// phaseCommand: a command has begun and must be complete, literals
+	// and AUTHENTICATE responses included, within CommandTimeout (more
+	// at MinDataRate). A deadline pushed forward by every read let a
+	// client trickling a byte at a time hold its connection forever.
+	phaseCommand
+)
+
+// timedReader reads the transport under the deadline of the session's
+// read phase; the first bytes of a command move it from waiting to
+// reading the command.
+type timedReader struct {
+	s *session
+	c net.Conn
+}
+
+func (t timedReader) Read(p []byte) (int, error) {
+	s := t.s
+	if s.phase != phaseOff {
+		_ = t.c.SetReadDeadline(s.timer.Deadline())
+		if s.closing.Load() {
+			// Shutdown may have set its deadline just before ours.
+			_ = s.netConn.SetReadDeadline(time.Now())
+		}
+	}
+	n, err := t.c.Read(p)
+	if n > 0 {
+		switch s.phase {
+		case phaseWaiting:
+			s.startCommand()
+		case phaseCommand:
+			s.timer.Read(n)
+		}
+	}
+	return n, err
+}
+
+// waitCommand arms the deadline for the wait before the next command:
+// the autologout timer, bounded before login by the login deadline.
+func (s *session) waitCommand() {
+	if s.br.Buffered() > 0 {
+		s.startCommand() // pipelined: the command has begun
+		return
+	}
+	s.phase = phaseWaiting
+	s.timer.Phase(s.srv.cfg.IdleTimeout)
+}
+
+// startCommand starts the time a command has to arrive whole.
+func (s *session) startCommand() {
+	s.phase = phaseCommand
+	s.timer.DataPhase(s.srv.cfg.CommandTimeout, s.srv.cfg.MinDataRate)
 }
 
 // shutdown asks the session to end at its next command boundary.
@@ -118,7 +188,7 @@ func (s *session) limits() imapparse.Limits {
 // bytes buffered from the old one.
 func (s *session) setTransport(c net.Conn) {
 	s.conn = c
-	s.in = pushback{r: c}
+	s.in = pushback{r: timedReader{s: s, c: c}}
 	s.br = bufio.NewReaderSize(&s.in, ioBuffer)
 	s.bw = bufio.NewWriterSize(c, ioBuffer)
 	s.newReader()
@@ -224,17 +294,7 @@ func (s *session) run(ctx context.Context) {
 			_ = s.flush()
 			return
 		}
-		timeout := s.srv.cfg.IdleTimeout
-		if s.state == stateNotAuth {
-			// RFC 9051 §5.4: the timer before authentication may be
-			// shorter, never longer.
-			timeout = min(timeout, preAuthTimeout)
-		}
-		_ = s.conn.SetReadDeadline(time.Now().Add(timeout))
-		if s.closing.Load() {
-			// Shutdown may have set its deadline just before ours.
-			_ = s.conn.SetReadDeadline(time.Now())
-		}
+		s.waitCommand()
 		if s.notify != nil {
 			s.waitNotify(ctx) // RFC 5465: notifications between commands
 		}
@@ -244,7 +304,6 @@ func (s *session) run(ctx context.Context) {
 				return
 			}
 		} else {
-			_ = s.conn.SetReadDeadline(time.Time{})
 			s.dispatch(ctx, cmd)
 			if s.state != stateLogout {
 				s.notifyOthers(ctx)
@@ -305,9 +364,16 @@ func (s *session) readError(err error) bool {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		if s.closing.Load() {
+		switch {
+		case s.closing.Load():
 			s.untagged("BYE [UNAVAILABLE] Server shutting down")
-		} else {
+		case s.timer.LimitPassed():
+			s.log.Info("autologout: no login within the login timeout", "login_timeout", s.srv.cfg.LoginTimeout)
+			s.untagged("BYE Autologout; no login in time")
+		case s.phase == phaseCommand:
+			s.log.Info("autologout: command not complete within the command timeout", "command_timeout", s.srv.cfg.CommandTimeout)
+			s.untagged("BYE Autologout; command took too long")
+		default:
 			s.log.Info("autologout: idle timeout")
 			s.untagged("BYE Autologout; idle for too long")
 		}
@@ -565,6 +631,10 @@ func (s *session) authenticate(ctx context.Context, tag string, a *imapparse.Aut
 		}
 		line, err := s.r.ReadLine()
 		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				s.readError(err) // says BYE
+			}
 			s.state = stateLogout
 			return
 		}
@@ -623,6 +693,7 @@ func (s *session) checkCredentials(ctx context.Context, tag, user, pass string) 
 	att.Succeed()
 	s.account = acct
 	s.state = stateAuth
+	s.timer.SetLimit(time.Time{}) // the login deadline is met
 	s.watcher = s.srv.st.Watch(acct.ID)
 	s.watcher.SetNotify(s.idleNotify)
 	s.log = s.log.With("user", acct.Address)

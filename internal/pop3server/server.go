@@ -28,6 +28,11 @@ const (
 	// handshakeTimeout bounds a TLS handshake (STLS and implicit TLS) so a
 	// silent client cannot hold a connection slot.
 	handshakeTimeout = 30 * time.Second
+	// defaultLoginTimeout bounds the AUTHORIZATION state: clients log in
+	// within a second; a person at a terminal needs more. Without it a
+	// client sending a command every few minutes stayed unauthenticated
+	// (and held a connection slot) forever.
+	defaultLoginTimeout = 3 * time.Minute
 	// refusalTimeout bounds writing a refusal to a client we are turning
 	// away.
 	refusalTimeout = 5 * time.Second
@@ -44,8 +49,13 @@ type Config struct {
 	AuthLimiter *authlimit.Limiter // failed-login throttle shared across protocols; nil = none
 	ConnLimiter *connlimit.Limiter // concurrent connection cap; nil = unlimited
 	IdleTimeout time.Duration      // RFC 1939 §3 autologout; default 10 minutes
-	MaxErrors   int                // protocol errors before the session is closed; default 20
-	Logger      *slog.Logger       // default slog.Default()
+
+	// LoginTimeout bounds the AUTHORIZATION state, from connecting to
+	// logging in; default 3 minutes.
+	LoginTimeout time.Duration
+
+	MaxErrors int          // protocol errors before the session is closed; default 20
+	Logger    *slog.Logger // default slog.Default()
 }
 
 // Server is a POP3 server. One Server may serve several listeners (port
@@ -70,6 +80,9 @@ type Server struct {
 func New(cfg Config, b Backend) *Server {
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = defaultIdleTimeout
+	}
+	if cfg.LoginTimeout <= 0 {
+		cfg.LoginTimeout = defaultLoginTimeout
 	}
 	if cfg.MaxErrors <= 0 {
 		cfg.MaxErrors = defaultMaxErrors
@@ -134,6 +147,7 @@ func (s *Server) startSession(ctx context.Context, c net.Conn, implicitTLS bool)
 		ip:          ip,
 		implicitTLS: implicitTLS,
 		log:         s.log.With("listener", listenerName(implicitTLS), "session", newSessionID(), "client_ip", ip.String()),
+		loginBy:     time.Now().Add(s.cfg.LoginTimeout),
 	}
 	s.mu.Lock()
 	if s.lns.Closing() {

@@ -29,6 +29,7 @@ const (
 	replyShuttingDown     = "-ERR [SYS/TEMP] server shutting down"
 	replyTooManyErrors    = "-ERR Too many errors, closing connection"
 	replyLineTooLong      = "-ERR line too long"
+	replyLoginTimeout     = "-ERR No login in time, closing connection"
 )
 
 // Buffer sizes per session.
@@ -40,6 +41,7 @@ const (
 var (
 	errShutdown = errors.New("server shutting down")
 	errIdle     = errors.New("idle timeout")
+	errNoLogin  = errors.New("login timeout")
 )
 
 // state is the RFC 1939 §3 session state. UPDATE is not kept: it is
@@ -69,6 +71,8 @@ type session struct {
 	user     string // from USER, awaiting PASS
 	errCount int    // protocol errors so far
 	closing  bool   // end the session after this reply (MaxErrors)
+
+	loginBy time.Time // the AUTHORIZATION state ends by then (LoginTimeout)
 
 	account string        // logged-in account, holding the maildrop lock
 	md      Maildrop      // open in TRANSACTION
@@ -190,6 +194,11 @@ func (s *session) run(parent context.Context) {
 			s.writeLine(replyShuttingDown)
 			s.bw.Flush()
 			return
+		case errors.Is(err, errNoLogin):
+			s.log.Info("session closed: no login within the login timeout", "login_timeout", cfg.LoginTimeout)
+			s.writeLine(replyLoginTimeout)
+			s.bw.Flush()
+			return
 		case errors.Is(err, errIdle):
 			// RFC 1939 §3 autologout: close without entering UPDATE.
 			s.log.Info("session closed: idle timeout")
@@ -251,7 +260,8 @@ type parseError struct{ err error }
 
 func (e parseError) Error() string { return e.err.Error() }
 
-// readLine reads one line (without its ending) under the idle timeout.
+// readLine reads one line (without its ending) under the idle timeout,
+// which bounds the whole line, and before login under the login deadline.
 func (s *session) readLine(max int) ([]byte, error) {
 	if !completeLineBuffered(s.br) {
 		if err := s.bw.Flush(); err != nil {
@@ -263,7 +273,11 @@ func (s *session) readLine(max int) ([]byte, error) {
 		s.mu.Unlock()
 		return nil, errShutdown
 	}
-	s.raw.SetReadDeadline(time.Now().Add(s.srv.cfg.IdleTimeout))
+	dl := time.Now().Add(s.srv.cfg.IdleTimeout)
+	if s.state == stateAuthorization && s.loginBy.Before(dl) {
+		dl = s.loginBy
+	}
+	s.raw.SetReadDeadline(dl)
 	s.mu.Unlock()
 	line, buf, err := readLine(s.br, s.lineBuf, max)
 	s.lineBuf = buf[:0]
@@ -275,6 +289,9 @@ func (s *session) readLine(max int) ([]byte, error) {
 			s.mu.Unlock()
 			if shutting {
 				return nil, errShutdown
+			}
+			if s.state == stateAuthorization && !time.Now().Before(s.loginBy) {
+				return nil, errNoLogin
 			}
 			return nil, errIdle
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/yizhan-mail/yizhan/internal/authlimit"
 )
@@ -164,6 +165,7 @@ func (s *session) verify(authz, user, pass string) error {
 	}
 	att.Succeed()
 	s.info.AuthAccount = account
+	s.timer.SetLimit(time.Time{}) // the login deadline is met
 	s.log.Info("authenticated", "user", user, "account", account)
 	s.reply(235, "2.7.0", "Authentication successful")
 	return nil

@@ -38,12 +38,27 @@ type Config struct {
 	// refusals by the Backend and our own failures do not count.
 	MaxErrors int
 
-	// RFC 5321 §4.5.3.2 timeouts: waiting for a command (default 5m), for
-	// each read of message data (3m), and for our reply after the end of
-	// data, which bounds delivery (10m).
+	// RFC 5321 §4.5.3.2 timeouts, each an upper bound on a whole phase
+	// (internal/deadline): waiting for and reading one command line
+	// (default 5m); message data, DATA or one BDAT chunk (3m, extended
+	// while the client keeps up MinDataRate); and our reply after the end
+	// of data, which bounds delivery (10m).
 	CommandTimeout   time.Duration
 	DataBlockTimeout time.Duration
 	DataEndTimeout   time.Duration
+	// MinDataRate is the transfer rate in bytes per second that earns a
+	// client more time than DataBlockTimeout for its message data;
+	// default 500.
+	MinDataRate int64
+	// LoginTimeout bounds the time from connecting to a successful AUTH on
+	// the submission listeners (default 3m): a client that answers every
+	// command in time but never logs in is closed.
+	LoginTimeout time.Duration
+	// MaxJunkCommands is how many commands that do not advance a mail
+	// transaction (NOOP, RSET, VRFY, EXPN, HELP) a session may send
+	// between two accepted messages before it is closed with 421;
+	// default 100.
+	MaxJunkCommands int
 
 	AuthLimiter *authlimit.Limiter // shared across protocols; default: own limiter, 10 failures per login per hour → 15m block
 	ConnLimiter *connlimit.Limiter // shared across listeners; nil = unlimited
@@ -57,6 +72,16 @@ const (
 	defaultMaxHeaderSize  = 1 << 20
 	defaultMaxReceived    = 100
 	defaultMaxErrors      = 20
+	// defaultMinDataRate: a 50 MiB message may take a day at this rate,
+	// while holding a connection costs a slow-client attacker 500 B/s.
+	defaultMinDataRate = 500
+	// defaultLoginTimeout: clients log in within a second of connecting;
+	// three minutes leave a person typing at a terminal time to do it.
+	defaultLoginTimeout = 3 * time.Minute
+	// defaultMaxJunkCommands: legitimate clients send a few NOOPs and
+	// RSETs per message; a hundred still means an hours-long session
+	// for a client answering just in time.
+	defaultMaxJunkCommands = 100
 
 	// maxLine is our command line limit including CRLF. RFC 5321 §4.5.3.1.4
 	// says 512 octets; SMTPUTF8 paths and AUTH initial responses (RFC 4954
@@ -105,6 +130,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.DataEndTimeout <= 0 {
 		c.DataEndTimeout = 10 * time.Minute
+	}
+	if c.MinDataRate <= 0 {
+		c.MinDataRate = defaultMinDataRate
+	}
+	if c.LoginTimeout <= 0 {
+		c.LoginTimeout = defaultLoginTimeout
+	}
+	if c.MaxJunkCommands <= 0 {
+		c.MaxJunkCommands = defaultMaxJunkCommands
 	}
 	if c.AuthLimiter == nil {
 		c.AuthLimiter = authlimit.New(authlimit.Config{Failures: 10, Window: time.Hour, Penalty: 15 * time.Minute})

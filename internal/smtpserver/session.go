@@ -20,6 +20,7 @@ import (
 
 	"github.com/yizhan-mail/yizhan/internal/address"
 	"github.com/yizhan-mail/yizhan/internal/connlimit"
+	"github.com/yizhan-mail/yizhan/internal/deadline"
 	"github.com/yizhan-mail/yizhan/internal/tracking"
 )
 
@@ -69,14 +70,19 @@ type session struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	info      Session // handed to the Backend
-	esmtp     bool    // EHLO (not HELO) was used
-	greeted   bool    // EHLO or HELO done since the start or STARTTLS
-	errScore  int     // client errors, in halves (see countError)
-	readLimit time.Duration
-	cmd       verb   // command being handled, for logs
-	cmdArg    string // its argument when harmless to log (MAIL, RCPT, EHLO)
-	txn       transaction
+	info     Session // handed to the Backend
+	esmtp    bool    // EHLO (not HELO) was used
+	greeted  bool    // EHLO or HELO done since the start or STARTTLS
+	errScore int     // client errors, in halves (see countError)
+	cmd      verb    // command being handled, for logs
+	cmdArg   string  // its argument when harmless to log (MAIL, RCPT, EHLO)
+	txn      transaction
+
+	junk int // commands not advancing a transaction since the last message
+	// timer holds the read deadline of the current phase (a command
+	// line, message data) and, until AUTH on submission, the login
+	// deadline. Used by the session goroutine only.
+	timer deadline.Timer
 
 	mu       sync.Mutex
 	stopping bool // Shutdown asked us to stop
@@ -88,7 +94,9 @@ func newSession(ctx context.Context, srv *Server, c net.Conn) *session {
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	s.info = Session{ID: newSessionID(), Mode: srv.cfg.Mode, RemoteIP: s.ip}
 	s.log = srv.log.With("session", s.info.ID, "client_ip", s.ip.String())
-	s.readLimit = srv.cfg.CommandTimeout
+	if s.authOffered() {
+		s.timer.SetLimit(time.Now().Add(srv.cfg.LoginTimeout))
+	}
 	return s
 }
 
@@ -124,7 +132,9 @@ func (s *session) setBusy(b bool) {
 // connReader is what the bufio.Reader reads from. Before blocking on the
 // network it flushes the replies buffered so far (RFC 2920 §3.2: a server
 // may batch replies, but must send them before waiting for more input), and
-// it sets the read deadline of the current phase.
+// it sets the read deadline of the current phase: fixed when the phase
+// began, not pushed forward by each read, so a client trickling bytes
+// cannot hold the session (internal/deadline).
 type connReader struct{ s *session }
 
 func (cr connReader) Read(p []byte) (int, error) {
@@ -139,10 +149,12 @@ func (cr connReader) Read(p []byte) (int, error) {
 		s.mu.Unlock()
 		return 0, errStopping
 	}
-	s.conn.SetReadDeadline(time.Now().Add(s.readLimit))
+	s.conn.SetReadDeadline(s.timer.Deadline())
 	c := s.conn
 	s.mu.Unlock()
-	return c.Read(p)
+	n, err := c.Read(p)
+	s.timer.Read(n)
+	return n, err
 }
 
 // connWriter sets a write deadline on every write so that a client that
@@ -196,6 +208,9 @@ func (s *session) run() {
 	case err == nil, errors.Is(err, errQuit):
 	case errors.Is(err, errStopping) || isTimeout(err) && s.isStopping():
 		s.replyLine("421 4.3.2 " + s.cfg.Hostname + " shutting down")
+	case isTimeout(err) && s.timer.LimitPassed():
+		s.log.Info("timeout: no AUTH within the login timeout", "cmd", s.cmd.String(), "login_timeout", s.cfg.LoginTimeout)
+		s.replyLine("421 4.4.2 " + s.cfg.Hostname + " timeout exceeded")
 	case isTimeout(err):
 		s.log.Info("timeout", "cmd", s.cmd.String())
 		s.replyLine("421 4.4.2 " + s.cfg.Hostname + " timeout exceeded")
@@ -250,8 +265,11 @@ func (s *session) handshake() bool {
 }
 
 // readLine reads one command line without its CRLF (a bare LF is accepted
-// as the end of a command line). The result aliases the read buffer.
+// as the end of a command line) within CommandTimeout: RFC 5321
+// §4.5.3.2.7's wait for a command, bounding the whole line. The result
+// aliases the read buffer.
 func (s *session) readLine() ([]byte, error) {
+	s.timer.Phase(s.cfg.CommandTimeout)
 	line, err := s.r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
 		for err == bufio.ErrBufferFull {
@@ -366,7 +384,6 @@ func (s *session) loop() error {
 		if s.isStopping() {
 			return errStopping
 		}
-		s.readLimit = s.cfg.CommandTimeout
 		line, err := s.readLine()
 		if err == errLineTooLong {
 			s.cmd, s.cmdArg = verbUnknown, ""
@@ -387,6 +404,15 @@ func (s *session) loop() error {
 }
 
 func (s *session) dispatch(v verb, arg []byte) error {
+	if v == verbNOOP || v == verbRSET || v == verbHELP || v == verbVRFY || v == verbEXPN {
+		// Commands that move no mail: answering them just in time,
+		// a client could hold the session without ever sending any.
+		if s.junk++; s.junk > s.cfg.MaxJunkCommands {
+			s.log.Warn("too many commands without mail, closing", "reply", 421, "cmd", v.String(), "count", s.junk)
+			s.replyLine("421 4.7.0 " + s.cfg.Hostname + " Too many commands without mail, closing connection")
+			return errQuit
+		}
+	}
 	switch v {
 	case verbUnknown:
 		return s.fail(500, "5.5.1", "Command not recognized")
@@ -778,7 +804,9 @@ func (s *session) cmdData(arg []byte) error {
 	}
 	m := newIntake(s)
 	defer m.release()
-	s.readLimit = s.cfg.DataBlockTimeout
+	// RFC 5321 §4.5.3.2.5's data block timeout bounds the whole data
+	// unless the client keeps up the minimum rate.
+	s.timer.DataPhase(s.cfg.DataBlockTimeout, s.cfg.MinDataRate)
 	var dec dotDecoder
 	if err := readData(s.r, &dec, m.emit); err != nil {
 		return err
@@ -807,7 +835,7 @@ func (s *session) cmdBDAT(arg []byte) error {
 		s.txn.msg = newIntake(s)
 	}
 	m := s.txn.msg
-	s.readLimit = s.cfg.DataBlockTimeout
+	s.timer.DataPhase(s.cfg.DataBlockTimeout, s.cfg.MinDataRate)
 	for n > 0 {
 		if s.r.Buffered() == 0 {
 			if _, err := s.r.Peek(1); err != nil {
@@ -836,7 +864,7 @@ func (s *session) cmdBDAT(arg []byte) error {
 
 // discard reads and drops n octets (a BDAT chunk we refuse).
 func (s *session) discard(n int64) error {
-	s.readLimit = s.cfg.DataBlockTimeout
+	s.timer.DataPhase(s.cfg.DataBlockTimeout, s.cfg.MinDataRate)
 	for n > 0 {
 		k := int64(s.r.Buffered())
 		if k == 0 {
@@ -873,6 +901,7 @@ func (s *session) finish(m *intake) error {
 	}
 	s.log.Info("message accepted", "id", env.TrackingID, "from", env.From, "rcpts", len(env.Recipients), "size", env.Size, "message_id", env.MessageID)
 	s.reply(250, "2.0.0", "OK id="+env.TrackingID)
+	s.junk = 0
 	return nil
 }
 
