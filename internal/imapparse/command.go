@@ -376,6 +376,12 @@ func (r *Reader) parseArgs(cmd *Command) (any, error) {
 		return r.parseCancelUpdate()
 	case "NOTIFY":
 		return r.parseNotify()
+	case "GENURLAUTH":
+		return r.parseGenURLAuth()
+	case "RESETKEY":
+		return r.parseResetKey()
+	case "URLFETCH":
+		return r.parseURLFetch()
 	case "COMPRESS":
 		if err := r.sp("compression mechanism"); err != nil {
 			return nil, err

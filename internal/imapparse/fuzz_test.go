@@ -29,6 +29,7 @@ func argType(name string) reflect.Type {
 		"RENAME": &Rename{}, "LIST": &List{}, "LSUB": &List{}, "STATUS": &Status{}, "APPEND": &Append{},
 		"SEARCH": &Search{}, "FETCH": &Fetch{}, "STORE": &Store{}, "COPY": &Copy{}, "MOVE": &Copy{},
 		"SORT": &Sort{}, "THREAD": &Thread{}, "GETQUOTA": &Quota{}, "SETQUOTA": &Quota{}, "COMPRESS": &Compress{}, "CANCELUPDATE": &CancelUpdate{}, "NOTIFY": &Notify{},
+		"GENURLAUTH": &GenURLAuth{}, "RESETKEY": &ResetKey{}, "URLFETCH": &URLFetch{},
 	}[name])
 }
 
@@ -236,6 +237,7 @@ var fuzzSeeds = []string{
 	"b9 LOGIN {999}\r\nc1 LOGIN {99+}\r\nx\r\n",
 	"c2 SEARCH ((((((((ALL))))))))\r\n",
 	"n1 NOTIFY SET STATUS (selected (MessageNew (UID BODY.PEEK[HEADER.FIELDS (From)]) messageexpunge FlagChange)) (subtree (INBOX {3+}\r\nA/b) (MessageNew MessageExpunge)) (personal NONE)\r\nn2 NOTIFY NONE\r\n",
+	"u1 GENURLAUTH \"imap://a@b/INBOX/;uid=1;urlauth=anonymous\" INTERNAL {5+}\r\nimap: internal\r\nu2 RESETKEY\r\nu3 RESETKEY INBOX INTERNAL\r\nu4 URLFETCH \"imap://a@b/INBOX/;uid=1;urlauth=authuser:internal:0123456789abcdef0123456789abcdef\" x\r\n",
 	"e1 UID SORT RETURN (MIN PARTIAL 5:1 UPDATE CONTEXT) (REVERSE ARRIVAL) UTF-8 ALL\r\ne2 SEARCH RETURN (PARTIAL 1:2 COUNT) ALL\r\ne3 CANCELUPDATE \"e1\" \"x\"\r\n",
 	"\r\n+\r\n" + strings.Repeat("x", 300) + "{2+}\r\nab\r\nc3 IDLE\r\n",
 }

@@ -5,7 +5,7 @@
 // UIDPLUS, MULTIAPPEND, CATENATE, MOVE, CREATE-SPECIAL-USE, LIST-EXTENDED,
 // LIST-STATUS, ESEARCH, SEARCHRES, CONDSTORE, QRESYNC, STATUS=SIZE, BINARY,
 // UTF8=ACCEPT, COMPRESS, QUOTA, SORT, SORT=DISPLAY, THREAD, ESORT,
-// CONTEXT=SEARCH/SORT and NOTIFY.
+// CONTEXT=SEARCH/SORT, NOTIFY and URLAUTH.
 //
 // A command is one logical line that literals may interrupt (RFC 9051 §4.3):
 // "{n}" is synchronising (the client waits for a continuation request

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -217,4 +218,126 @@ func parseSectionSpec(spec string) (*Section, error) {
 		return nil, errors.New("imapparse: empty URL section")
 	}
 	return sec, nil
+}
+
+// AuthURL is an absolute IMAP URL carrying URLAUTH (RFC 4467 §3, §9:
+// authimapurl with iurlauth or its rump), as GENURLAUTH and URLFETCH take
+// it:
+//
+//	imap://user@host/INBOX;UIDVALIDITY=5/;UID=20/;SECTION=1.2;EXPIRE=...;URLAUTH=access:mech:token
+type AuthURL struct {
+	URL           // what the URL names, as for CATENATE
+	User   string // the owner of the mailbox access key: enc-user, decoded
+	Host   string // host[:port], as sent
+	Expire string // the ;EXPIRE= date-time (RFC 3339) as sent; "" if none
+	Access string // the access identifier as sent: "submit+user", "user+user", "authuser", "anonymous"
+	Mech   string // the authorization mechanism; "" in a rump URL
+	Token  string // the authorization token, hexadecimal; "" in a rump URL
+	// Rump is the URL without ":mech:token", the text the token is
+	// computed over (RFC 4467 §6: no decoding, no case folding).
+	Rump string
+}
+
+// ParseAuthURL parses an absolute IMAP URL with ";URLAUTH=access" at its
+// end, with or without ":mech:token" (RFC 4467 §9).
+func ParseAuthURL(s string) (*AuthURL, error) {
+	const scheme = "imap://"
+	if len(s) < len(scheme) || !strings.EqualFold(s[:len(scheme)], scheme) {
+		return nil, errors.New("imapparse: URLAUTH needs an imap:// URL")
+	}
+	rest := s[len(scheme):]
+	slash := strings.IndexByte(rest, '/')
+	if slash < 0 {
+		return nil, errors.New("imapparse: URL names no message")
+	}
+	authority, path := rest[:slash], rest[slash:]
+	at := strings.LastIndexByte(authority, '@')
+	if at <= 0 {
+		return nil, errors.New("imapparse: URLAUTH URL without a user (RFC 4467 §7)")
+	}
+	u := &AuthURL{Host: authority[at+1:]}
+	userinfo := authority[:at]
+	if i := strings.IndexByte(userinfo, ';'); i >= 0 {
+		// ";AUTH=" names how to log in, which URLAUTH replaces.
+		userinfo = userinfo[:i]
+	}
+	var err error
+	if u.User, err = pctDecode(userinfo, isAchar); err != nil || u.User == "" || u.Host == "" {
+		return nil, errors.New("imapparse: bad user or host in URL")
+	}
+	i := indexFold(path, ";URLAUTH=")
+	if i < 0 {
+		return nil, errors.New("imapparse: URL without ;URLAUTH=")
+	}
+	auth := path[i+len(";URLAUTH="):]
+	part := path[:i]
+	if j := indexFold(part, ";EXPIRE="); j >= 0 {
+		u.Expire = part[j+len(";EXPIRE="):]
+		if _, err := time.Parse(time.RFC3339, u.Expire); err != nil {
+			return nil, fmt.Errorf("imapparse: bad ;EXPIRE= date-time %s", short(u.Expire))
+		}
+		part = part[:j]
+	}
+	access, verifier, full := strings.Cut(auth, ":")
+	u.Access = access
+	if !validAccess(access) {
+		return nil, fmt.Errorf("imapparse: bad URLAUTH access %s", short(access))
+	}
+	u.Rump = s[:len(s)-len(auth)+len(access)]
+	if full {
+		mech, token, ok := strings.Cut(verifier, ":")
+		if !ok || !validMech(mech) || len(token) < 32 || strings.Trim(token, "0123456789abcdefABCDEF") != "" {
+			return nil, errors.New("imapparse: bad URLAUTH mechanism or token")
+		}
+		u.Mech, u.Token = mech, token
+	}
+	named, err := ParseURL(part)
+	if err != nil {
+		return nil, err
+	}
+	u.URL = *named
+	return u, nil
+}
+
+// validAccess reports an access identifier of RFC 4467 §9. The user after
+// "submit+" and "user+" is taken as sent, "@" included, which clients
+// send unencoded.
+func validAccess(a string) bool {
+	switch l := strings.ToLower(a); {
+	case l == "authuser" || l == "anonymous":
+		return true
+	case strings.HasPrefix(l, "submit+") && len(a) > len("submit+"):
+		return true
+	case strings.HasPrefix(l, "user+") && len(a) > len("user+"):
+		return true
+	}
+	return false
+}
+
+// validMech reports mechanism = "INTERNAL" / 1*(ALPHA / DIGIT / "-" / ".").
+func validMech(m string) bool {
+	if m == "" {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || isDigit(c) || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// isAchar reports achar of RFC 5092 §11 other than pct-encoded: bchar
+// without ":", "@" and "/".
+func isAchar(c byte) bool { return isBchar(c) && c != ':' && c != '@' && c != '/' }
+
+// indexFold is strings.Index, ASCII case-insensitive.
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
 }

@@ -225,62 +225,102 @@ func (s *session) catenateURL(ctx context.Context, w io.Writer, raw string) erro
 		}
 		return bad("Invalid IMAP URL")
 	}
-	mb, err := s.srv.st.MailboxByName(ctx, s.account.ID, u.Mailbox)
+	t, why, err := s.openURL(ctx, s.account.ID, u)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return bad("No such mailbox")
-		}
 		return err
 	}
+	if t == nil {
+		return bad(why)
+	}
+	defer t.close()
+	r, n, err := t.reader()
+	if err != nil {
+		return bad("Cannot extract this section")
+	}
+	if _, err := io.CopyN(w, r, n); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// urlTarget is the message an IMAP URL names, opened.
+type urlTarget struct {
+	u    *imapparse.URL
+	data *store.MessageData
+	root *imapmime.Part // the structure, when the URL names a section
+}
+
+// openURL opens what u names in an account's mailboxes (RFC 5092
+// §3.3): the message with the UID, in the mailbox of that name, if the
+// UIDVALIDITY (when given) still holds, and the body part (when given)
+// exists. A nil target comes with why it names nothing; an error is the
+// server's.
+func (s *session) openURL(ctx context.Context, accountID int64, u *imapparse.URL) (*urlTarget, string, error) {
+	mb, err := s.srv.st.MailboxByName(ctx, accountID, u.Mailbox)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, "No such mailbox", nil
+		}
+		return nil, "", err
+	}
 	if u.UIDValidity != 0 && u.UIDValidity != mb.UIDValidity {
-		return bad("UIDVALIDITY does not match")
+		return nil, "UIDVALIDITY does not match", nil
 	}
 	msgs, err := s.srv.st.MessageRange(ctx, mb.ID, u.UID, u.UID, u.Section != nil)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	if len(msgs) == 0 {
-		return bad("No such message")
+		return nil, "No such message", nil
 	}
 	m := &msgs[0]
 	data, err := s.srv.st.OpenMessageAt(ctx, *m)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return bad("No such message") // expunged meanwhile
+			return nil, "No such message", nil // expunged meanwhile
 		}
-		return err
+		return nil, "", err
 	}
-	defer data.Close()
-	var r io.Reader = io.NewSectionReader(data, 0, data.Size())
-	n := data.Size()
+	t := &urlTarget{u: u, data: data}
 	if u.Section != nil {
-		root, err := s.structure(ctx, m)
-		if err != nil {
-			return err
+		if t.root, err = s.structure(ctx, m); err != nil {
+			data.Close()
+			return nil, "", err
 		}
-		if _, ok := root.Find(u.Section.Path); !ok {
-			return bad("No such body part")
-		}
-		if r, n, err = imapmime.Extract(data, root, toSection(u.Section)); err != nil {
-			return bad("Cannot extract this section")
+		if _, ok := t.root.Find(u.Section.Path); !ok {
+			data.Close()
+			return nil, "No such body part", nil
 		}
 	}
-	if p := u.Partial; p != nil {
+	return t, "", nil
+}
+
+func (t *urlTarget) close() { t.data.Close() }
+
+// reader returns the octets the URL names, as FETCH BODY.PEEK[section]
+// <partial> would, and their number; it may be called again.
+func (t *urlTarget) reader() (io.Reader, int64, error) {
+	var r io.Reader = io.NewSectionReader(t.data, 0, t.data.Size())
+	n := t.data.Size()
+	if t.u.Section != nil {
+		var err error
+		if r, n, err = imapmime.Extract(t.data, t.root, toSection(t.u.Section)); err != nil {
+			return nil, 0, err
+		}
+	}
+	if p := t.u.Partial; p != nil {
 		// RFC 5092 §3.3: as a partial FETCH (RFC 9051 §6.4.5), an offset
 		// past the end gives nothing.
 		off := min(int64(p.Offset), n)
 		if _, err := io.CopyN(io.Discard, r, off); err != nil {
-			return err
+			return nil, 0, err
 		}
 		n -= off
 		if p.HasLength {
 			n = min(n, int64(p.Length))
 		}
 	}
-	if _, err := io.CopyN(w, r, n); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	return nil
+	return r, n, nil
 }
 
 // urlRespText makes a URL fit url-resp-text (RFC 4469 §5): TEXT-CHAR but

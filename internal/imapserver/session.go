@@ -427,7 +427,7 @@ func (s *session) capabilities() string {
 	c = append(c, "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
 		"MULTIAPPEND", "CATENATE", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "ESEARCH",
 		"SEARCHRES", "CONDSTORE", "QRESYNC", "STATUS=SIZE", fmt.Sprintf("APPENDLIMIT=%d", s.srv.cfg.AppendLimit),
-		"BINARY", "UTF8=ACCEPT", "QUOTA", "QUOTA=RES-STORAGE", "SORT", "SORT=DISPLAY", "ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT", "NOTIFY", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT")
+		"BINARY", "UTF8=ACCEPT", "QUOTA", "QUOTA=RES-STORAGE", "SORT", "SORT=DISPLAY", "ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT", "NOTIFY", "URLAUTH", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT")
 	if s.fw == nil {
 		c = append(c, "COMPRESS=DEFLATE")
 	}
@@ -515,6 +515,12 @@ func (s *session) dispatch(ctx context.Context, cmd *imapparse.Command) {
 		s.idle(ctx, tag)
 	case "NOTIFY":
 		s.notifyCmd(ctx, tag, cmd.Args.(*imapparse.Notify))
+	case "GENURLAUTH":
+		s.genURLAuth(ctx, tag, cmd.Args.(*imapparse.GenURLAuth))
+	case "RESETKEY":
+		s.resetKey(ctx, tag, cmd.Args.(*imapparse.ResetKey))
+	case "URLFETCH":
+		s.urlFetch(ctx, tag, cmd.Args.(*imapparse.URLFetch))
 	case "GETQUOTA", "GETQUOTAROOT", "SETQUOTA":
 		s.quota(ctx, tag, cmd)
 	default:

@@ -172,6 +172,16 @@ UPDATE mailboxes SET recent_uid = uidnext;
 INSERT INTO fts_pending (message_id)
 	SELECT id FROM messages WHERE NOT EXISTS (SELECT 1 FROM fts_pending p WHERE p.message_id = messages.id);
 `,
+	// 7: IMAP URLAUTH (RFC 4467 §2.2): the secret mailbox access key
+	// URLAUTH tokens are computed with, one per mailbox (a mailbox has
+	// one owner, so per user and mailbox); made on first use, replaced
+	// by RESETKEY, gone with the mailbox.
+	`
+CREATE TABLE urlauth_keys (
+	mailbox_id INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
+	secret     BLOB NOT NULL              -- 32 random octets
+);
+`,
 }
 
 // migrate brings the schema up to date.
