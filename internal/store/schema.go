@@ -175,9 +175,10 @@ INSERT INTO fts_pending (message_id)
 	// 7: IMAP URLAUTH (RFC 4467 §2.2): the secret mailbox access key
 	// URLAUTH tokens are computed with, one per mailbox (a mailbox has
 	// one owner, so per user and mailbox); made on first use, replaced
-	// by RESETKEY, gone with the mailbox.
+	// by RESETKEY, gone with the mailbox. (IF NOT EXISTS: a test replays
+	// the migrations after 5 over a store that has them.)
 	`
-CREATE TABLE urlauth_keys (
+CREATE TABLE IF NOT EXISTS urlauth_keys (
 	mailbox_id INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
 	secret     BLOB NOT NULL              -- 32 random octets
 );
