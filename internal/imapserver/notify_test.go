@@ -1,6 +1,8 @@
 package imapserver_test
 
 import (
+	"bufio"
+	"compress/flate"
 	"fmt"
 	"strings"
 	"testing"
@@ -175,4 +177,28 @@ func TestNotifyOverflow(t *testing.T) {
 	if len(r.prefixed("* STATUS")) != 0 {
 		t.Fatalf("STATUS after an overflow: %s", r)
 	}
+}
+
+// TestNotifyCompressed checks that notifications between commands reach
+// a COMPRESS=DEFLATE session too, and that its next command still reads:
+// the wait for that command is never cut short under the inflater.
+func TestNotifyCompressed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	c := e.login(alice)
+	c.ok("COMPRESS DEFLATE")
+	fw, err := flate.NewWriter(c.conn, flate.DefaultCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.r = bufio.NewReader(flate.NewReader(c.r))
+	c.w = fw
+	c.flush = fw.Flush
+	c.ok("NOTIFY SET (mailboxes Archive (MessageNew MessageExpunge))")
+	o := e.login(alice)
+	for i := 1; i <= 2; i++ {
+		appendMsg(t, o, "Archive", fmt.Sprint("m", i))
+		eq(t, "STATUS over DEFLATE", c.line(), fmt.Sprintf(`* STATUS "Archive" (MESSAGES %d UIDNEXT %d)`, i, i+1))
+	}
+	lines(t, "STATUS command after notifications", c.ok("STATUS Archive (MESSAGES)"), `* STATUS "Archive" (MESSAGES 2)`)
 }
