@@ -144,7 +144,7 @@ func (ix *Indexer) step(ctx context.Context, mailboxID int64) (int, error) {
 }
 
 func (ix *Indexer) text(ctx context.Context, m *store.Message) (store.TextEntry, error) {
-	e := store.TextEntry{MessageID: m.ID}
+	e := store.TextEntry{MessageID: m.ID, MailboxID: m.MailboxID, UID: m.UID}
 	d, err := ix.st.OpenMessageAt(ctx, *m)
 	if err != nil {
 		return e, err

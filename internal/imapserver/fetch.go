@@ -278,7 +278,7 @@ func (s *session) structure(ctx context.Context, m *store.Message) (*imapmime.Pa
 	}
 	// Cache it blob-relative, as delivery does.
 	p.Shift(-m.PrefixLen)
-	if err := s.srv.st.SaveMIME(ctx, m.ID, p.Marshal()); err != nil {
+	if err := s.srv.st.SaveMIME(ctx, *m, p.Marshal()); err != nil {
 		s.log.Warn("caching structure", "err", err)
 	}
 	p.Shift(m.PrefixLen)

@@ -11,6 +11,8 @@ import (
 // TextEntry is the searchable text of one message.
 type TextEntry struct {
 	MessageID int64
+	MailboxID int64  // with UID, what MessageID named when it was read
+	UID       uint32 // (an id freed by an expunge is given out again)
 	Headers   string
 	Body      string
 }
@@ -40,7 +42,7 @@ func (s *Store) PendingText(ctx context.Context, mailboxID int64, limit int) ([]
 	if queued == 0 {
 		return nil, nil
 	}
-	const cols = `m.id, m.uid, m.modseq, m.size, m.flags, m.internal_date, m.tracking_id, m.message_id, m.blob_id, length(m.prefix), m.mime`
+	const cols = `m.id, m.uid, m.modseq, m.size, m.flags, m.internal_date, m.tracking_id, m.message_id, m.blob_id, length(m.prefix), m.mime, m.mailbox_id`
 	q := `SELECT ` + cols + ` FROM fts_pending p JOIN messages m ON m.id = p.message_id ORDER BY p.message_id LIMIT ?`
 	args := []any{limit}
 	if mailboxID > 0 {
@@ -59,7 +61,8 @@ func (s *Store) PendingText(ctx context.Context, mailboxID int64, limit int) ([]
 		return nil, fmt.Errorf("store: pending text: %w", err)
 	}
 	defer rows.Close()
-	return scanMessages(rows, 0)
+	var mb int64
+	return scanMessagesAlso(rows, 0, &mb)
 }
 
 // SaveText adds entries to the full-text index, replacing earlier ones,
@@ -67,6 +70,16 @@ func (s *Store) PendingText(ctx context.Context, mailboxID int64, limit int) ([]
 func (s *Store) SaveText(ctx context.Context, entries []TextEntry) error {
 	return s.write(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
 		for _, e := range entries {
+			// Skipped when the id names another message by now: that
+			// one stays queued and gets its own text.
+			var same bool
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM messages WHERE id = ? AND mailbox_id = ? AND uid = ?)`,
+				e.MessageID, e.MailboxID, e.UID).Scan(&same); err != nil {
+				return fmt.Errorf("store: save text: %w", err)
+			}
+			if !same {
+				continue
+			}
 			if _, err := tx.ExecContext(ctx, `DELETE FROM fts_pending WHERE message_id = ?`, e.MessageID); err != nil {
 				return fmt.Errorf("store: save text: %w", err)
 			}

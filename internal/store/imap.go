@@ -60,13 +60,23 @@ func (s *Store) ChangedSince(ctx context.Context, mailboxID int64, modseq int64)
 }
 
 func scanMessages(rows *sql.Rows, mailboxID int64) ([]Message, error) {
+	return scanMessagesAlso(rows, mailboxID)
+}
+
+// scanMessagesAlso is scanMessages for rows that end with the extra
+// columns given (the same for every row).
+func scanMessagesAlso(rows *sql.Rows, mailboxID int64, extra ...any) ([]Message, error) {
 	var out []Message
 	for rows.Next() {
 		m := Message{MailboxID: mailboxID}
 		var flags string
 		var date int64
-		if err := rows.Scan(&m.ID, &m.UID, &m.ModSeq, &m.Size, &flags, &date, &m.TrackingID, &m.MessageID, &m.blobID, &m.PrefixLen, &m.MIME); err != nil {
+		dest := append([]any{&m.ID, &m.UID, &m.ModSeq, &m.Size, &flags, &date, &m.TrackingID, &m.MessageID, &m.blobID, &m.PrefixLen, &m.MIME}, extra...)
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("store: messages: %w", err)
+		}
+		if len(extra) > 0 {
+			m.MailboxID = *extra[0].(*int64)
 		}
 		if flags != "" {
 			m.Flags = strings.Fields(flags)
@@ -98,9 +108,11 @@ func (s *Store) VanishedSince(ctx context.Context, mailboxID int64, modseq int64
 
 // SaveMIME caches a message's parsed structure (for messages stored
 // before it was parsed at delivery).
-func (s *Store) SaveMIME(ctx context.Context, messageID int64, mime []byte) error {
+// m names the message by id, mailbox and UID (see OpenMessageAt).
+func (s *Store) SaveMIME(ctx context.Context, m Message, mime []byte) error {
 	return s.write(ctx, func(ctx context.Context, tx dbtx, _ *batchEffects) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE messages SET mime = ? WHERE id = ?`, mime, messageID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET mime = ? WHERE id = ? AND mailbox_id = ? AND uid = ?`,
+			mime, m.ID, m.MailboxID, m.UID); err != nil {
 			return fmt.Errorf("store: save mime: %w", err)
 		}
 		return nil
@@ -564,8 +576,12 @@ func (d *MessageData) Close() error {
 func (s *Store) OpenMessageAt(ctx context.Context, m Message) (*MessageData, error) {
 	d := &MessageData{}
 	var blobID string
+	// The row is asked for by id, mailbox and UID: SQLite hands the id
+	// of a deleted last row to the next insert, so an id read before an
+	// expunge can name another message by now (imaptest saw a UID serve
+	// the bytes of the message appended after it was expunged).
 	err := s.queryRow(ctx, `SELECT m.prefix, m.blob_id, b.data, m.size FROM messages m JOIN blobs b ON b.id = m.blob_id
-		WHERE m.id = ?`, m.ID).Scan(&d.prefix, &blobID, &d.inline, &d.size)
+		WHERE m.id = ? AND m.mailbox_id = ? AND m.uid = ?`, m.ID, m.MailboxID, m.UID).Scan(&d.prefix, &blobID, &d.inline, &d.size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: message %d", ErrNotFound, m.ID)
 	}

@@ -213,8 +213,8 @@ func TestFullText(t *testing.T) {
 		t.Fatalf("pending %v %v", p, err)
 	}
 	err = s.SaveText(ctx, []TextEntry{
-		{MessageID: p[0].ID, Headers: "Subject: one", Body: "我們寄出感謝信給你 Invoice 2026"},
-		{MessageID: p[1].ID, Headers: "Subject: invoice", Body: "nothing here 100%"},
+		{MessageID: p[0].ID, MailboxID: p[0].MailboxID, UID: p[0].UID, Headers: "Subject: one", Body: "我們寄出感謝信給你 Invoice 2026"},
+		{MessageID: p[1].ID, MailboxID: p[1].MailboxID, UID: p[1].UID, Headers: "Subject: invoice", Body: "nothing here 100%"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -507,7 +507,7 @@ func TestMigrateReindex(t *testing.T) {
 	}
 	id := queued[0].ID
 	// Indexed the old way: the subject only.
-	if err := s.SaveText(ctx, []TextEntry{{MessageID: id, Headers: "x\n", Body: "body\n"}}); err != nil {
+	if err := s.SaveText(ctx, []TextEntry{{MessageID: id, MailboxID: m.MailboxID, UID: m.UID, Headers: "x\n", Body: "body\n"}}); err != nil {
 		t.Fatal(err)
 	}
 	if hits, _ := s.SearchText(ctx, m.MailboxID, "text", "qwertyuiop"); hits[m.UID] {
@@ -528,7 +528,7 @@ func TestMigrateReindex(t *testing.T) {
 	if err != nil || len(p) != 1 || p[0].ID != id {
 		t.Fatalf("pending after migration: %v %v", p, err)
 	}
-	if err := s.SaveText(ctx, []TextEntry{{MessageID: id, Headers: "Subject: x\nX-Header: qwertyuiop\n", Body: "body\n"}}); err != nil {
+	if err := s.SaveText(ctx, []TextEntry{{MessageID: id, MailboxID: m.MailboxID, UID: m.UID, Headers: "Subject: x\nX-Header: qwertyuiop\n", Body: "body\n"}}); err != nil {
 		t.Fatal(err)
 	}
 	hits, err := s.SearchText(ctx, m.MailboxID, "text", "qwertyuiop")
