@@ -25,6 +25,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/yizhan-mail/yizhan/internal/recovery"
 )
 
 // SocketName is the socket's file name in data_dir.
@@ -68,6 +70,7 @@ type Server struct {
 	log      *slog.Logger
 	handlers map[string]Handler
 	wg       sync.WaitGroup
+	panics   recovery.Counter // handlers that panicked (see Panics)
 }
 
 // Listen creates the socket in dataDir. A socket left by a server that
@@ -159,7 +162,7 @@ func (s *Server) run(ctx context.Context, req request) response {
 	if h == nil {
 		return response{Error: fmt.Sprintf("unknown command %q", req.Command)}
 	}
-	res, err := h(ctx, req.Args)
+	res, err := s.call(ctx, h, req)
 	if err != nil {
 		return response{Error: err.Error()}
 	}
@@ -170,6 +173,24 @@ func (s *Server) run(ctx context.Context, req request) response {
 	s.log.Info("control command", "command", req.Command)
 	return response{Result: b}
 }
+
+// call runs h; a panic in it is logged and counted and becomes the
+// request's error, so an admin command with a bug does not take the
+// server down.
+func (s *Server) call(ctx context.Context, h Handler, req request) (res any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.panics.Log(s.log.With("command", req.Command), p)
+			res, err = nil, fmt.Errorf("internal error in %s (logged by the server)", req.Command)
+		}
+	}()
+	return h(ctx, req.Args)
+}
+
+// Panics returns how many commands ended in a recovered panic: a count
+// until the server has metrics (issue 14); each is also logged with its
+// stack.
+func (s *Server) Panics() int64 { return s.panics.Load() }
 
 // Call runs command on the server of dataDir with args (encoded as JSON;
 // nil for none) and decodes its result into result (nil to discard it).

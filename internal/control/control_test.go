@@ -12,9 +12,15 @@ import (
 	"testing"
 )
 
-// start listens in a fresh directory, registers an echo and a failing
-// command and serves until the test ends.
+// start listens in a fresh directory, registers an echo, a failing and
+// a panicking command and serves until the test ends.
 func start(t *testing.T) string {
+	t.Helper()
+	_, dir := startServer(t)
+	return dir
+}
+
+func startServer(t *testing.T) (*Server, string) {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := Listen(dir, slog.New(slog.DiscardHandler))
@@ -31,6 +37,9 @@ func start(t *testing.T) string {
 	s.Handle("fail", func(ctx context.Context, args json.RawMessage) (any, error) {
 		return nil, errors.New("no such thing")
 	})
+	s.Handle("panic", func(ctx context.Context, args json.RawMessage) (any, error) {
+		panic("a bug in a handler")
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx) }()
@@ -40,7 +49,7 @@ func start(t *testing.T) string {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return dir
+	return s, dir
 }
 
 func TestCall(t *testing.T) {
@@ -62,6 +71,23 @@ func TestCall(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSocket == 0 {
 		t.Fatalf("socket mode %v, want a 0600 socket", fi.Mode())
+	}
+}
+
+// TestHandlerPanic (issue 11 item 7): a command whose handler panics
+// answers an error and is counted; the server goes on serving.
+func TestHandlerPanic(t *testing.T) {
+	s, dir := startServer(t)
+	ctx := context.Background()
+	if err := Call(ctx, dir, "panic", nil, nil); err == nil || !strings.Contains(err.Error(), "internal error") {
+		t.Fatalf("panicking command: %v, want an internal error", err)
+	}
+	var got map[string]string
+	if err := Call(ctx, dir, "echo", map[string]string{"a": "b"}, &got); err != nil || got["a"] != "b" {
+		t.Fatalf("echo after the panic: %v, %v", got, err)
+	}
+	if n := s.Panics(); n != 1 {
+		t.Errorf("Panics() = %d, want 1", n)
 	}
 }
 

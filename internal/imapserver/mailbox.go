@@ -522,6 +522,14 @@ func (s *session) idleWithReader(ctx context.Context, tag string) {
 	done := make(chan error, 1)
 	_ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.IdleTimeout))
 	go func() {
+		// This goroutine runs the inflating reader on client input: a
+		// panic in it ends the session, not the process.
+		defer func() {
+			if p := recover(); p != nil {
+				s.srv.panics.Log(s.log, p)
+				done <- errPanicked
+			}
+		}()
 		line, err := s.r.ReadLine()
 		if err == nil && !strings.EqualFold(string(line), "DONE") {
 			err = errBadIdle
@@ -545,6 +553,8 @@ func (s *session) idleWithReader(ctx context.Context, tag string) {
 				// autologout, in IDLE as anywhere else.
 				var ne net.Error
 				switch {
+				case errors.Is(err, errPanicked):
+					s.untagged("BYE [SERVERBUG] Internal error, closing connection")
 				case s.closing.Load():
 					s.untagged("BYE [UNAVAILABLE] Server shutting down")
 				case errors.As(err, &ne) && ne.Timeout():

@@ -26,6 +26,7 @@ import (
 	"github.com/yizhan-mail/yizhan/internal/acceptloop"
 	"github.com/yizhan-mail/yizhan/internal/authlimit"
 	"github.com/yizhan-mail/yizhan/internal/connlimit"
+	"github.com/yizhan-mail/yizhan/internal/recovery"
 	"github.com/yizhan-mail/yizhan/internal/store"
 )
 
@@ -105,7 +106,14 @@ type Server struct {
 	// wait (see session.idle).
 	readers sync.Pool // *bufio.Reader
 	writers sync.Pool // *bufio.Writer
+
+	panics recovery.Counter // panics recovered in sessions (see Panics)
 }
+
+// Panics returns how many sessions ended in a recovered panic: a count
+// until the server has metrics (issue 14); each is also logged with its
+// stack.
+func (s *Server) Panics() int64 { return s.panics.Load() }
 
 // New returns a Server.
 func New(cfg Config, st *store.Store) *Server {
@@ -215,6 +223,7 @@ func (s *Server) startSession(ctx context.Context, c net.Conn, implicitTLS bool)
 				release()
 			}
 		}()
+		defer s.recoverSession(sess.log)
 		sess.run(ctx)
 	}()
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/yizhan-mail/yizhan/internal/imapparse"
 	"github.com/yizhan-mail/yizhan/internal/inflate"
 	"github.com/yizhan-mail/yizhan/internal/store"
+	"github.com/yizhan-mail/yizhan/internal/testhook"
 )
 
 // ioBuffer is the size of a session's read and write buffers: small,
@@ -283,6 +284,7 @@ func (s *session) run(ctx context.Context) {
 	} else {
 		s.setTransport(s.conn)
 	}
+	defer s.recoverPanic()
 	s.log.Debug("connected", "tls", s.tls)
 	s.untagged("OK [CAPABILITY " + s.capabilities() + "] " + s.srv.cfg.Hostname + " Yizhan IMAP ready")
 	if s.flush() != nil {
@@ -437,6 +439,9 @@ func (s *session) capabilities() string {
 // dispatch runs one command.
 func (s *session) dispatch(ctx context.Context, cmd *imapparse.Command) {
 	tag := cmd.Tag
+	if testhook.Enabled {
+		testhook.Input(tag)
+	}
 	// Commands valid in any state.
 	switch cmd.Name {
 	case "CAPABILITY":

@@ -14,6 +14,7 @@ import (
 	"github.com/yizhan-mail/yizhan/internal/acceptloop"
 	"github.com/yizhan-mail/yizhan/internal/authlimit"
 	"github.com/yizhan-mail/yizhan/internal/connlimit"
+	"github.com/yizhan-mail/yizhan/internal/recovery"
 )
 
 // Defaults for zero Config fields.
@@ -74,7 +75,14 @@ type Server struct {
 	wg       sync.WaitGroup        // session goroutines
 	done     chan struct{}         // made by Shutdown, closed when the last session has ended
 	drained  bool                  // done is closed
+
+	panics recovery.Counter // panics recovered in sessions (see Panics)
 }
+
+// Panics returns how many sessions ended in a recovered panic: a count
+// until the server has metrics (issue 14); each is also logged with its
+// stack.
+func (s *Server) Panics() int64 { return s.panics.Load() }
 
 // New returns a Server for cfg and b.
 func New(cfg Config, b Backend) *Server {
@@ -166,6 +174,7 @@ func (s *Server) startSession(ctx context.Context, c net.Conn, implicitTLS bool)
 			s.checkDrainedLocked()
 			s.mu.Unlock()
 		}()
+		defer s.recoverSession(sess.log)
 		sess.run(ctx)
 	}()
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/yizhan-mail/yizhan/internal/authlimit"
+	"github.com/yizhan-mail/yizhan/internal/testhook"
 )
 
 // Replies that clients and tests match on.
@@ -166,6 +167,7 @@ func (s *session) run(parent context.Context) {
 	}
 	s.log.Info("session started", "tls", s.tls)
 	defer s.endTransaction()
+	defer s.recoverPanic()
 
 	// RFC 1939 §4: the greeting opens the AUTHORIZATION state.
 	s.writeLine("+OK " + cfg.Hostname + " Yizhan POP3 ready")
@@ -335,6 +337,9 @@ func (s *session) fail(why, reply string) {
 
 // handle runs one command; it reports whether the session must end.
 func (s *session) handle(ctx context.Context, cmd command) bool {
+	if testhook.Enabled {
+		testhook.Input(cmd.name + " " + strings.Join(cmd.args, " "))
+	}
 	switch cmd.name {
 	case "CAPA":
 		return s.cmdCapa(cmd)

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/yizhan-mail/yizhan/internal/dsn"
+	"github.com/yizhan-mail/yizhan/internal/recovery"
 	"github.com/yizhan-mail/yizhan/internal/remote"
 	"github.com/yizhan-mail/yizhan/internal/store"
 	"github.com/yizhan-mail/yizhan/internal/tracking"
@@ -74,6 +75,8 @@ type Runner struct {
 	inflight map[int64]bool        // recipient ids being worked on
 	hosts    map[string]*hostSlots // per-host connection slots, while in use
 	idle     map[string][]idleConn // reusable connections by address
+
+	panics recovery.Counter // jobs that ended in a recovered panic (see Panics)
 }
 
 type idleConn struct {
@@ -186,12 +189,13 @@ func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.work(ctx, j)
-			r.mu.Lock()
-			for _, it := range j.items {
-				delete(r.inflight, it.ID)
+			if hold := r.workSafely(ctx, j); !hold {
+				r.mu.Lock()
+				for _, it := range j.items {
+					delete(r.inflight, it.ID)
+				}
+				r.mu.Unlock()
 			}
-			r.mu.Unlock()
 			<-r.sem
 			select {
 			case r.wake <- struct{}{}:
@@ -200,6 +204,56 @@ func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 		}()
 	}
 }
+
+// workSafely runs work. A panic in it (a bug met on some message, reply
+// or notice) ends only this job: it is logged and counted, and the job's
+// recipients are deferred as after a temporary failure, so other
+// deliveries go on and the message is tried again on the retry schedule
+// rather than at once and in a loop. If even that fails, hold is true:
+// the recipients stay out of new jobs until the server restarts.
+func (r *Runner) workSafely(ctx context.Context, j *job) (hold bool) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		log := r.log.With("id", j.items[0].TrackingID)
+		r.panics.Log(log, p)
+		if err := r.deferAfterPanic(ctx, j); err != nil {
+			log.Error("queue: recipients held until restart: deferring them after a panic failed", "err", err)
+			hold = true
+		}
+	}()
+	r.work(ctx, j)
+	return false
+}
+
+// panicError is the last error a job's recipients show after a panic.
+const panicError = "internal error during delivery (logged by the server), will retry"
+
+// deferAfterPanic defers every recipient of j to its next retry.
+func (r *Runner) deferAfterPanic(ctx context.Context, j *job) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	now := time.Now()
+	first := j.items[0]
+	next := now.Add(r.cfg.RetrySchedule[min(first.Attempts, len(r.cfg.RetrySchedule)-1)])
+	ids := make([]int64, 0, len(j.items))
+	events := j.events
+	for _, it := range j.items {
+		ids = append(ids, it.ID)
+		events = append(events, store.Event{TrackingID: it.TrackingID, At: now, Kind: tracking.EventDeferred,
+			Detail: map[string]any{"recipient": it.Rcpt, "error": panicError, "next_attempt": next.UTC().Format(time.RFC3339)}})
+	}
+	return r.st.DeferRecipients(ctx, ids, next, panicError, false, events)
+}
+
+// Panics returns how many jobs ended in a recovered panic: a count until
+// the server has metrics (issue 14); each is also logged with its stack.
+func (r *Runner) Panics() int64 { return r.panics.Load() }
 
 // group makes jobs of due recipients (one per message and domain), in the
 // order they are due, leaving out recipients under way now or when due was

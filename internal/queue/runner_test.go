@@ -205,3 +205,77 @@ func TestGroupLeavesOutRecipientsBusyAtRead(t *testing.T) {
 		t.Fatalf("jobs: %+v, want one job with recipient 2", jobs)
 	}
 }
+
+// TestPanicInAJobDefersIt (issue 11 item 7): a panic while working on a
+// job (here in storing a failure notice) took the whole process down. Now
+// it is counted, the job's recipients are deferred like after a temporary
+// failure (on the retry schedule, not in a loop) and the runner goes on:
+// the next attempt stores the notice and the queue empties.
+func TestPanicInAJobDefersIt(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	z := testenv.StartDNS(t)
+	z.NXDomain("nowhere.test")
+
+	var mu sync.Mutex
+	calls := 0
+	r := New(st, Config{
+		Hostname: "mx.a.test", RetrySchedule: []time.Duration{50 * time.Millisecond}, GiveUpAfter: time.Hour,
+		Resolver: &remote.Resolver{Nameservers: []string{z.Addr}, Timeout: time.Second},
+		Poll:     20 * time.Millisecond,
+		Bounce: func(ctx context.Context, rcpt string, msg []byte, id string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			if calls == 1 {
+				panic("a bug in storing notices")
+			}
+			return nil
+		},
+	})
+	b, err := st.NewBlob()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(b, "Subject: x\r\n\r\ny\r\n")
+	if _, err := st.Deliver(ctx, &store.Delivery{Blob: b, TrackingID: "t1", InternalDate: time.Now(),
+		Remote: &store.Outbound{From: "alice@a.test", Rcpts: []store.QueueRcpt{{Addr: "x@nowhere.test", Domain: "nowhere.test"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+
+	deadline := time.Now().Add(30 * time.Second) // a guard, not an expectation
+	sawDeferred := false
+	for {
+		items, err := st.Queue(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) == 1 && strings.Contains(items[0].LastError, "internal error") {
+			sawDeferred = true
+		}
+		if len(items) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still queued: %+v", items)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	n := calls
+	mu.Unlock()
+	if n != 2 || !sawDeferred {
+		t.Errorf("%d notice attempts, deferred after the panic: %v; want 2 and true", n, sawDeferred)
+	}
+	if p := r.Panics(); p != 1 {
+		t.Errorf("Panics() = %d, want 1", p)
+	}
+}

@@ -92,6 +92,7 @@ type fakeBackend struct {
 	deliverGo   chan struct{} // when set, Deliver waits for it
 	discard     bool          // do not keep message bytes (benchmark)
 	deliveredC  chan struct{} // receives after each delivery, if set
+	panicRcpt   string        // CheckRecipient panics on this recipient (a bug in a handler)
 }
 
 func newFakeBackend() *fakeBackend {
@@ -143,6 +144,9 @@ func (b *fakeBackend) CheckRecipient(ctx context.Context, s *Session, from, rcpt
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.checked = append(b.checked, rcpt)
+	if b.panicRcpt != "" && rcpt == b.panicRcpt {
+		panic("fakeBackend: panicRcpt")
+	}
 	if err, ok := b.rcpts[rcpt]; ok {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/yizhan-mail/yizhan/internal/acceptloop"
 	"github.com/yizhan-mail/yizhan/internal/authlimit"
 	"github.com/yizhan-mail/yizhan/internal/connlimit"
+	"github.com/yizhan-mail/yizhan/internal/recovery"
 )
 
 // Config configures a Server. Zero values get the defaults named on each
@@ -159,7 +160,14 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[*session]struct{}
 	wg       sync.WaitGroup // session goroutines
+
+	panics recovery.Counter // panics recovered in sessions (see Panics)
 }
+
+// Panics returns how many sessions ended in a recovered panic: a count
+// until the server has metrics (issue 14); each is also logged with its
+// stack.
+func (s *Server) Panics() int64 { return s.panics.Load() }
 
 // New returns a Server speaking cfg.Mode for backend b.
 func New(cfg Config, b Backend) *Server {
@@ -202,6 +210,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 				delete(s.sessions, sess)
 				s.mu.Unlock()
 			}()
+			defer s.recoverSession(sess.log)
 			sess.run()
 		}()
 	})

@@ -21,6 +21,7 @@ import (
 	"github.com/yizhan-mail/yizhan/internal/address"
 	"github.com/yizhan-mail/yizhan/internal/connlimit"
 	"github.com/yizhan-mail/yizhan/internal/deadline"
+	"github.com/yizhan-mail/yizhan/internal/testhook"
 	"github.com/yizhan-mail/yizhan/internal/tracking"
 )
 
@@ -200,6 +201,7 @@ func (s *session) run() {
 		readerPool.Put(s.r)
 		writerPool.Put(s.w)
 	}()
+	defer s.recoverPanic()
 
 	s.log.Debug("connected")
 	s.replyLine("220 " + s.cfg.Hostname + " ESMTP Yizhan")
@@ -404,6 +406,9 @@ func (s *session) loop() error {
 }
 
 func (s *session) dispatch(v verb, arg []byte) error {
+	if testhook.Enabled {
+		testhook.Input(string(arg))
+	}
 	if v == verbNOOP || v == verbRSET || v == verbHELP || v == verbVRFY || v == verbEXPN {
 		// Commands that move no mail: answering them just in time,
 		// a client could hold the session without ever sending any.

@@ -67,9 +67,12 @@ func Main(m *testing.M) {
 }
 
 // Binary returns the path of the yizhan binary, building it on first use
-// (`go build -o DIR/yizhan ./cmd/yizhan` in the module root). Extra build
-// flags may be given in $YIZHAN_TEST_BUILDFLAGS (e.g. "-race": a data race
-// the server reports in its log then fails the test that started it).
+// (`go build -o DIR/yizhan -tags=yizhan_testhooks ./cmd/yizhan` in the
+// module root: the tag adds the test hooks of internal/testhook, e.g. a
+// command that makes a protocol handler panic). Extra build flags may be
+// given in $YIZHAN_TEST_BUILDFLAGS (e.g. "-race": a data race the server
+// reports in its log then fails the test that started it); a -tags there
+// must name yizhan_testhooks too.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -104,7 +107,7 @@ func build(out string) error {
 	if err != nil {
 		return err
 	}
-	args := []string{"build", "-o", out}
+	args := []string{"build", "-o", out, "-tags=" + TestHooksTag}
 	args = append(args, strings.Fields(os.Getenv("YIZHAN_TEST_BUILDFLAGS"))...)
 	args = append(args, "./cmd/yizhan")
 	cmd := exec.Command("go", args...)
@@ -117,6 +120,9 @@ func build(out string) error {
 	}
 	return nil
 }
+
+// TestHooksTag is the build tag of the binary the tests run (see Binary).
+const TestHooksTag = "yizhan_testhooks"
 
 // Options shape a test instance.
 type Options struct {
