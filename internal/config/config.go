@@ -121,6 +121,7 @@ type Limits struct {
 	POP3IdleTimeout     Duration `toml:"pop3_idle_timeout"`      // RFC 1939 §3: at least 10 min
 	LoginTimeout        Duration `toml:"login_timeout"`          // from connecting to logging in: submission, IMAP, POP3
 	MinDataRate         int      `toml:"min_data_rate"`          // bytes/s that earn message data and IMAP literals more time
+	WriteTimeout        Duration `toml:"write_timeout"`          // a client that reads none of our output for this long is disconnected (and one below min_data_rate)
 }
 
 // Log configures structured logging.
@@ -177,6 +178,7 @@ func Default() Config {
 			POP3IdleTimeout:     Duration(10 * time.Minute),
 			LoginTimeout:        Duration(3 * time.Minute),
 			MinDataRate:         500,
+			WriteTimeout:        Duration(2 * time.Minute),
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}
@@ -405,6 +407,8 @@ func (c Config) Validate() error {
 		return errors.New("limits.login_timeout must be positive")
 	case c.Limits.MinDataRate <= 0:
 		return errors.New("limits.min_data_rate must be positive (bytes per second)")
+	case c.Limits.WriteTimeout <= 0:
+		return errors.New("limits.write_timeout must be positive")
 	case c.Limits.MinPasswordLength <= 0:
 		return errors.New("limits.min_password_length must be positive")
 	case c.Limits.AuthFailures <= 0:

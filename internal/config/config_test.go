@@ -562,4 +562,11 @@ func TestSlowClientLimits(t *testing.T) {
 	}
 	wantErr(t, "[limits]\nlogin_timeout = \"0s\"", "limits.login_timeout must be positive")
 	wantErr(t, "[limits]\nmin_data_rate = 0", "limits.min_data_rate must be positive")
+	if c := mustParse(t, ""); c.Limits.WriteTimeout.D() != 2*time.Minute {
+		t.Errorf("default write_timeout %v, want 2m", c.Limits.WriteTimeout.D())
+	}
+	if c := mustParse(t, "[limits]\nwrite_timeout = \"30s\""); c.Limits.WriteTimeout.D() != 30*time.Second {
+		t.Errorf("write_timeout %v, want 30s", c.Limits.WriteTimeout.D())
+	}
+	wantErr(t, "[limits]\nwrite_timeout = \"0s\"", "limits.write_timeout must be positive")
 }

@@ -214,6 +214,7 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 			LoginTimeout:   cfg.Limits.LoginTimeout.D(),
 			CommandTimeout: cfg.Limits.CommandTimeout.D(),
 			MinDataRate:    int64(cfg.Limits.MinDataRate),
+			WriteTimeout:   cfg.Limits.WriteTimeout.D(),
 			MaxErrors:      cfg.Limits.MaxErrors,
 			Indexer:        ix,
 			Logger:         log, // sessions say imap or imaps

@@ -96,14 +96,48 @@ func (s *session) fetch(ctx context.Context, tag string, uidCmd bool, a *imappar
 	// Flags shown here for a message with a change notice waiting need
 	// not be shown again by that notice.
 	waiting := s.pendingFlagUIDs()
+	// Messages are loaded and answered a batch at a time: FETCH 1:* of a
+	// big mailbox loaded the rows and structures of all its messages at
+	// once and held them as long as the client took to read the answer.
+	expungeIssued := false
+	for len(uids) > 0 && !s.writeFailed() {
+		batch := uids[:min(len(uids), fetchBatchSize)]
+		uids = uids[len(batch):]
+		issued, ok := s.fetchBatch(ctx, tag, batch, a, plan, waiting)
+		if !ok {
+			return
+		}
+		expungeIssued = expungeIssued || issued
+	}
+	if s.writeFailed() {
+		return // the session ends: nothing more reaches the client
+	}
+	s.update(ctx, uidCmd)
+	if expungeIssued && !uidCmd {
+		// A UID FETCH ignores UIDs that do not exist (RFC 9051 §6.4.9)
+		// and has just announced the expunge; a FETCH by number cannot
+		// answer for a number the client still holds.
+		s.no(tag, "[EXPUNGEISSUED] Some of the requested messages no longer exist")
+		return
+	}
+	s.ok(tag, "FETCH completed")
+}
+
+// fetchBatchSize is how many messages a FETCH loads at a time.
+const fetchBatchSize = 256
+
+// fetchBatch answers FETCH for some of its messages (UIDs ascending). It
+// reports whether some were expunged meanwhile, and false if it answered
+// the command NO.
+func (s *session) fetchBatch(ctx context.Context, tag string, uids []uint32, a *imapparse.Fetch, plan fetchPlan, waiting map[uint32]bool) (expungeIssued, ok bool) {
 	msgs, err := s.loadMessages(ctx, uids, plan.mime, plan.mime || plan.data)
 	if err != nil {
 		s.mailboxError(tag, err)
-		return
+		return false, false
 	}
 	// Messages in the view that another session expunged meanwhile are
 	// left out; the others are all answered (RFC 5530 EXPUNGEISSUED).
-	expungeIssued := len(msgs) < len(uids)
+	expungeIssued = len(msgs) < len(uids)
 	if a.ChangedSince > 0 {
 		kept := msgs[:0]
 		for _, m := range msgs {
@@ -125,7 +159,7 @@ func (s *session) fetch(ctx context.Context, tag string, uidCmd bool, a *imappar
 			ups, _, err := s.srv.st.StoreFlags(ctx, s.sel.mb.ID, need, store.FlagsAdd, []string{`\Seen`}, 0)
 			if err != nil {
 				s.mailboxError(tag, err)
-				return
+				return false, false
 			}
 			for _, u := range ups {
 				seenNow[u.UID] = u
@@ -134,38 +168,36 @@ func (s *session) fetch(ctx context.Context, tag string, uidCmd bool, a *imappar
 		}
 	}
 	for i := range msgs {
+		if s.writeFailed() {
+			break
+		}
 		m := &msgs[i]
 		if u, ok := seenNow[m.UID]; ok {
 			m.Flags, m.ModSeq = u.Flags, u.ModSeq
 		}
-		if err := s.fetchOne(ctx, m, a.Items, plan, ok(seenNow, m.UID)); err != nil {
+		if err := s.fetchOne(ctx, m, a.Items, plan, has(seenNow, m.UID)); err != nil {
 			if gone(err) {
 				// Expunged between the load and opening its bytes;
 				// nothing of it was written.
 				expungeIssued = true
 				continue
 			}
+			if s.writeFailed() {
+				break
+			}
 			if errors.Is(err, imapmime.ErrUnknownCTE) {
 				s.no(tag, "[UNKNOWN-CTE] Cannot decode this part's transfer encoding")
-				return
+				return false, false
 			}
 			s.log.Error("fetch", "uid", m.UID, "err", err)
 			s.no(tag, "[SERVERBUG] Fetch failed")
-			return
+			return false, false
 		}
-		if waiting[m.UID] && (plan.flags || ok(seenNow, m.UID)) {
+		if waiting[m.UID] && (plan.flags || has(seenNow, m.UID)) {
 			s.sel.markShown(m.UID, m.ModSeq)
 		}
 	}
-	s.update(ctx, uidCmd)
-	if expungeIssued && !uidCmd {
-		// A UID FETCH ignores UIDs that do not exist (RFC 9051 §6.4.9)
-		// and has just announced the expunge; a FETCH by number cannot
-		// answer for a number the client still holds.
-		s.no(tag, "[EXPUNGEISSUED] Some of the requested messages no longer exist")
-		return
-	}
-	s.ok(tag, "FETCH completed")
+	return expungeIssued, true
 }
 
 // gone reports whether err says a message or its bytes were removed: it
@@ -174,7 +206,7 @@ func gone(err error) bool {
 	return errors.Is(err, store.ErrNotFound) || errors.Is(err, fs.ErrNotExist)
 }
 
-func ok[K comparable, V any](m map[K]V, k K) bool { _, found := m[k]; return found }
+func has[K comparable, V any](m map[K]V, k K) bool { _, found := m[k]; return found }
 
 // loadMessages returns the messages of the given UIDs (ascending): from
 // the database when full (rows with ids, for bytes or structure, mime

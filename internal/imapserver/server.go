@@ -52,6 +52,11 @@ const (
 	// 50 MiB APPEND may take a day at it; a slow-client attacker pays
 	// 500 B/s per connection held).
 	defaultMinDataRate = 500
+	// defaultWriteTimeout is how long a client may leave our output
+	// unread: a client that takes nothing for two minutes is gone or
+	// means harm, and its session holds a goroutine and what its
+	// command loaded.
+	defaultWriteTimeout = 2 * time.Minute
 )
 
 // ErrServerClosed is returned by Serve and ServeTLS after Shutdown.
@@ -88,6 +93,11 @@ type Config struct {
 	// client keeps up MinDataRate bytes per second (default 500).
 	CommandTimeout time.Duration
 	MinDataRate    int64
+	// WriteTimeout bounds how long the server waits for the client to
+	// take its output (deadline.Writer): a response may go on while the
+	// client reads MinDataRate bytes per second, and a client that reads
+	// nothing for WriteTimeout is disconnected (default 2 minutes).
+	WriteTimeout time.Duration
 }
 
 // Server is an IMAP server over one store.
@@ -128,6 +138,9 @@ func New(cfg Config, st *store.Store) *Server {
 	}
 	if cfg.MinDataRate <= 0 {
 		cfg.MinDataRate = defaultMinDataRate
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = defaultWriteTimeout
 	}
 	if cfg.AppendLimit <= 0 {
 		cfg.AppendLimit = defaultAppendLimit

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,11 +55,12 @@ type session struct {
 	tls         bool
 	log         *slog.Logger
 
-	in pushback // what br reads from: the transport, with one byte pushed back
-	br *bufio.Reader
-	r  *imapparse.Reader
-	bw *bufio.Writer
-	fw *flate.Writer // COMPRESS=DEFLATE, RFC 4978
+	in  pushback // what br reads from: the transport, with one byte pushed back
+	br  *bufio.Reader
+	r   *imapparse.Reader
+	out *deadline.Writer // the transport under the write deadline; bw (or fw) writes to it
+	bw  *bufio.Writer
+	fw  *flate.Writer // COMPRESS=DEFLATE, RFC 4978
 	// scratch formats numbers for responses without allocating.
 	scratch [32]byte
 	errs    int
@@ -191,7 +193,8 @@ func (s *session) setTransport(c net.Conn) {
 	s.conn = c
 	s.in = pushback{r: timedReader{s: s, c: c}}
 	s.br = bufio.NewReaderSize(&s.in, ioBuffer)
-	s.bw = bufio.NewWriterSize(c, ioBuffer)
+	s.out = deadline.NewWriter(c, s.srv.cfg.WriteTimeout, s.srv.cfg.MinDataRate)
+	s.bw = bufio.NewWriterSize(s.out, ioBuffer)
 	s.newReader()
 }
 
@@ -235,10 +238,10 @@ func (s *session) takeBuffers() {
 		s.br = bufio.NewReaderSize(&s.in, ioBuffer)
 	}
 	if bw, ok := s.srv.writers.Get().(*bufio.Writer); ok {
-		bw.Reset(s.conn)
+		bw.Reset(s.out)
 		s.bw = bw
 	} else {
-		s.bw = bufio.NewWriterSize(s.conn, ioBuffer)
+		s.bw = bufio.NewWriterSize(s.out, ioBuffer)
 	}
 	s.newReader()
 }
@@ -253,21 +256,39 @@ func (s *session) sendContinuation() error {
 	return s.flush()
 }
 
-// flush sends everything written so far.
+// flush sends everything written so far. Once the connection has taken
+// it all, the next output starts a new write phase (deadline.Writer).
 func (s *session) flush() error {
 	if err := s.bw.Flush(); err != nil {
 		return err
 	}
 	if s.fw != nil {
-		return s.fw.Flush()
+		if err := s.fw.Flush(); err != nil {
+			return err
+		}
 	}
+	s.out.Done()
 	return nil
+}
+
+// writeFailed reports whether the client's output can no longer be
+// written (it stopped reading past the write timeout, or went away):
+// long commands stop early, as nothing more reaches the client.
+func (s *session) writeFailed() bool {
+	return s.out.Err() != nil
 }
 
 func (s *session) run(ctx context.Context) {
 	defer func() {
 		if s.watcher != nil {
 			s.watcher.Close()
+		}
+		if s.out != nil {
+			if err := s.out.Err(); err != nil && os.IsTimeout(err) {
+				// No BYE: the client reads nothing, so it would only
+				// wait in the buffers being freed.
+				s.log.Info("closing: client does not read its output", "write_timeout", s.srv.cfg.WriteTimeout)
+			}
 		}
 		s.conn.Close()
 	}()
@@ -813,7 +834,7 @@ func (s *session) compress(tag string, a *imapparse.Compress) {
 	}
 	// Raw DEFLATE (RFC 1951) both ways; a modest level keeps CPU low,
 	// as RFC 4978 §4 suggests for servers.
-	fw, _ := flate.NewWriter(s.conn, 5)
+	fw, _ := flate.NewWriter(s.out, 5)
 	s.fw = fw
 	s.bw = bufio.NewWriterSize(fw, ioBuffer)
 	// Our inflater: it hands over what it has decoded whenever the
