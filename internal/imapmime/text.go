@@ -23,6 +23,9 @@ type textSink struct {
 	b    strings.Builder
 	left int  // bytes still allowed; <0 means no limit
 	full bool // the budget is spent
+	// partsCut: Parse ran out of its part budget (maxParts), so
+	// multiparts may end in parts it left unparsed.
+	partsCut bool
 }
 
 func (s *textSink) Write(p []byte) (int, error) {
@@ -68,11 +71,19 @@ func (s *textSink) take() string {
 // §2.2), transfer-decoded and converted to UTF-8, HTML reduced to its text
 // (tags, comments, script and style dropped, entities decoded), followed
 // by the same for encapsulated messages. At most maxBytes bytes are
-// returned in all (headers first); maxBytes <= 0 means no limit. Parts in
-// an unknown transfer encoding or charset are skipped or kept as bytes;
-// only read errors are returned.
+// returned in all, at most half of them headers; maxBytes <= 0 means no
+// limit. Parts in an unknown transfer encoding or charset are skipped or
+// kept as bytes; only read errors are returned.
+//
+// Entities Parse left opaque (nested past maxDepth, or past its maxParts
+// budget) have their raw bytes in body, flat: a word hidden deep inside
+// a message made to defeat the parser is still found, within the same
+// byte budget.
 func Text(r io.ReaderAt, root *Part, maxBytes int) (headers, body string, err error) {
-	s := &textSink{left: maxBytes}
+	// The headers get at most half the budget: the part headers of a
+	// message of thousands of parts would otherwise leave no room for
+	// any of their text.
+	s := &textSink{left: maxBytes - maxBytes/2, partsCut: countParts(root, maxParts) >= maxParts}
 	if maxBytes <= 0 {
 		s.left = -1
 	}
@@ -80,6 +91,9 @@ func Text(r io.ReaderAt, root *Part, maxBytes int) (headers, body string, err er
 		return "", "", err
 	}
 	headers = s.take()
+	if maxBytes > 0 {
+		s.left, s.full = maxBytes-len(headers), false
+	}
 	if err := writeBodyText(s, r, root); err != nil {
 		return "", "", err
 	}
@@ -251,12 +265,25 @@ func writeBodyText(s *textSink, r io.ReaderAt, p *Part) error {
 		return nil
 	}
 	switch {
+	case p.isMultipart() && len(p.Parts) == 0:
+		// Not parsed: nested too deep, or no usable boundary.
+		return writeFlat(s, r, p.BodyStart, p.End, "")
 	case p.isMultipart():
 		for _, c := range p.Parts {
 			if err := writeBodyText(s, r, c); err != nil {
 				return err
 			}
 		}
+		if s.partsCut {
+			// The parts after the budget ran out stay in the body
+			// after the last parsed one (with the epilogue).
+			return writeFlat(s, r, p.Parts[len(p.Parts)-1].End, p.End, "")
+		}
+	case p.isMessage() && p.Message == nil:
+		// An encapsulated message left unparsed: too deep, out of part
+		// budget, or in a transfer encoding (RFC 2046 §5.2.1 forbids
+		// it, but it is sent) that is undone here.
+		return writeFlat(s, r, p.BodyStart, p.End, p.Encoding)
 	case p.Message != nil:
 		// A forwarded message's subject and senders are searchable as
 		// body text too: they are in the body of the message.
@@ -290,6 +317,42 @@ func writeBodyText(s *textSink, r io.ReaderAt, p *Part) error {
 		s.WriteString("\n")
 	}
 	return nil
+}
+
+// writeFlat writes the bytes in [start, end) as text, transfer-decoded
+// by enc, invalid UTF-8 replaced: the text of an entity Parse did not
+// take apart, boundaries and headers of inner parts included.
+func writeFlat(s *textSink, r io.ReaderAt, start, end int64, enc string) error {
+	body, _, err := byteRange(r, start, end)
+	if err != nil {
+		return err
+	}
+	raw := &readErr{r: body}
+	d, err := decodeStream(raw, enc)
+	if err != nil {
+		d = raw // unknown transfer encoding: the bytes as they are
+	}
+	_, _ = io.Copy(s, charsetReader("", d))
+	if raw.err != nil {
+		return fmt.Errorf("imapmime: read unparsed entity: %w", raw.err)
+	}
+	s.WriteString("\n")
+	return nil
+}
+
+// countParts counts the entities of the tree under p, stopping at limit.
+func countParts(p *Part, limit int) int {
+	n := 1
+	for _, c := range p.Parts {
+		if n >= limit {
+			return n
+		}
+		n += countParts(c, limit-n)
+	}
+	if p.Message != nil && n < limit {
+		n += countParts(p.Message, limit-n)
+	}
+	return n
 }
 
 // charsetReader converts text in charset cs to UTF-8 (RFC 2046 §4.1.2).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"mime/quotedprintable"
 	"strings"
@@ -370,5 +371,63 @@ body
 	}
 	if body != "body\r\n\n" {
 		t.Errorf("body %q", body)
+	}
+}
+
+// deepMessage nests depth multiparts with a text part holding word at the
+// bottom.
+func deepMessage(depth int, word string) string {
+	var b strings.Builder
+	b.WriteString("Subject: deep\r\n")
+	for i := range depth {
+		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n", i, i)
+	}
+	b.WriteString("Content-Type: text/plain\r\n\r\nthe " + word + " at the bottom\r\n")
+	for i := depth - 1; i >= 0; i-- {
+		fmt.Fprintf(&b, "--b%d--\r\n", i)
+	}
+	return b.String()
+}
+
+// manyPartsMessage has n text parts, part i holding "w<i>".
+func manyPartsMessage(n int) string {
+	var b strings.Builder
+	b.WriteString("Subject: many\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n")
+	for i := range n {
+		fmt.Fprintf(&b, "--b\r\nContent-Type: text/plain\r\n\r\nw%d\r\n", i)
+	}
+	b.WriteString("--b--\r\n")
+	return b.String()
+}
+
+// TestTextPastLimits (issue 11 item 8): entities past the nesting or part
+// limits of Parse are opaque leaves; their text is indexed flat (raw),
+// so a word deep inside stays searchable. Parts within the limits keep
+// their decoded text.
+func TestTextPastLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name, msg string
+		words     []string
+	}{
+		{"depth", deepMessage(2*maxDepth, "deepword"), []string{"deepword"}},
+		{"depth within", deepMessage(maxDepth/2, "shallowword"), []string{"shallowword"}},
+		{"parts", manyPartsMessage(maxParts + 50), []string{"w0\n", "w9000\n", "w10020\r\n", "w10049\r\n"}},
+		{"encapsulated", "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+			base64.StdEncoding.EncodeToString([]byte("Subject: x\r\n\r\nencapsulatedword\r\n")) + "\r\n", []string{"encapsulatedword"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustParse(t, tc.msg)
+			// The indexer's budget: the headers of 10,000 parts
+			// alone are more than it.
+			_, body, err := Text(strings.NewReader(tc.msg), p, 256<<10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.words {
+				if !strings.Contains(body, w) {
+					t.Errorf("body text lacks %q (%d bytes)", w, len(body))
+				}
+			}
+		})
 	}
 }

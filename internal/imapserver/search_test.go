@@ -292,3 +292,41 @@ func TestSearchTextHeaders(t *testing.T) {
 		lines(t, tc.cmd, c.ok(tc.cmd), want)
 	}
 }
+
+// TestSearchPastMIMELimits (issue 11 item 8): the parser stops taking a
+// message apart past 50 levels of nesting or 10,000 parts, and what it
+// left whole used to be missing from the full-text index. A word deep
+// inside such a message is found by SEARCH BODY and TEXT.
+func TestSearchPastMIMELimits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	var deep strings.Builder
+	deep.WriteString("Subject: deep\r\n")
+	for i := range 60 {
+		fmt.Fprintf(&deep, "Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n", i, i)
+	}
+	deep.WriteString("Content-Type: text/plain\r\n\r\nthe deepword at the bottom\r\n")
+	for i := 59; i >= 0; i-- {
+		fmt.Fprintf(&deep, "--b%d--\r\n", i)
+	}
+	var many strings.Builder
+	many.WriteString("Subject: many\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n")
+	for i := range 10050 {
+		fmt.Fprintf(&many, "--b\r\nContent-Type: text/plain\r\n\r\nword%d\r\n", i)
+	}
+	many.WriteString("--b--\r\n")
+	e.deliver(deep.String(), delivery{})
+	e.deliver(many.String(), delivery{})
+	e.deliver(simpleMsg("other", "nothing here\r\n"), delivery{})
+	c := e.login(alice)
+	c.ok("SELECT INBOX")
+	for _, tc := range []struct{ cmd, want string }{
+		{"SEARCH BODY deepword", "* SEARCH 1"},
+		{"SEARCH TEXT deepword", "* SEARCH 1"},
+		{"SEARCH BODY word10030", "* SEARCH 2"},
+		{"SEARCH TEXT word10049", "* SEARCH 2"},
+		{"SEARCH BODY word5000", "* SEARCH 2"},
+	} {
+		lines(t, tc.cmd, c.ok(tc.cmd), tc.want)
+	}
+}
