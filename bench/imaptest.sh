@@ -58,16 +58,18 @@ level = "warn"
 TOML
 "$BIN" --config "$CONFIG" domain add example.test >/dev/null
 # imaptest's scripts and the peer use the password "secret" (6 characters).
-for u in alice bob fresh1 fresh2 fresh3 fresh4 fresh5 fresh6; do
+for u in alice bob; do
   echo secret | "$BIN" --config "$CONFIG" user add "$u@example.test" --password-stdin >/dev/null
 done
 "$BIN" --config "$CONFIG" serve >"$work/stdout" 2>"$work/stderr" &
 PID=$!
 for _ in $(seq 100); do
+  kill -0 "$PID" 2>/dev/null || { cat "$work/stderr" >&2; die "yizhan serve exited (is $YIZHAN_ADDR taken?)"; }
   (echo >"/dev/tcp/${YIZHAN_ADDR%:*}/${YIZHAN_ADDR#*:}") 2>/dev/null && break
-  kill -0 "$PID" 2>/dev/null || { cat "$work/stderr" >&2; die "yizhan serve exited"; }
   sleep 0.1
 done
+sleep 0.5  # a listener someone else left on the port answers too
+kill -0 "$PID" 2>/dev/null || { cat "$work/stderr" >&2; die "yizhan serve exited (is $YIZHAN_ADDR taken?)"; }
 
 {
   echo "# $(date -Is) $(uname -srm) $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
@@ -79,10 +81,14 @@ round() {
   local s=$1 mode=$2 n=$3 port root args=() c0 c1 ops errs user=alice@example.test
   if [[ $s == yizhan ]]; then port=${YIZHAN_ADDR#*:} root=$PID; else port=$DOVECOT_PORT root=$DC_PID; fi
   [[ $mode == default ]] || args+=("$mode")
-  # checkpoint mode compares the sessions' views: a user nobody else
-  # touched (on Dovecot too, where bob is kept for it).
+  # checkpoint mode compares the sessions' views: a new mailbox on both
+  # servers, so what earlier rounds left behind does not count.
   if [[ $mode == checkpoint* ]]; then
-    if [[ $s == yizhan ]]; then user=fresh$n@example.test; else user=bob@example.test; fi
+    local box=checkpoint-$$-$n
+    python3 -c 'import imaplib, ssl, sys
+m = imaplib.IMAP4_SSL("127.0.0.1", int(sys.argv[1]), ssl_context=ssl._create_unverified_context())
+m.login(sys.argv[2], "secret"); m.create(sys.argv[3]); m.logout()' "$port" "$user" "$box"
+    args+=("box=$box")
   fi
   local la
   la=$(cut -d' ' -f1 /proc/loadavg)
