@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -95,37 +94,6 @@ func (s *session) subscribe(ctx context.Context, tag, name string, on bool) {
 	s.ok(tag, map[bool]string{true: "SUBSCRIBE", false: "UNSUBSCRIBE"}[on]+" completed")
 }
 
-// patternRegexp compiles a LIST pattern: '*' matches anything, '%'
-// anything but the separator (RFC 9051 §6.3.9). INBOX matches in any
-// case.
-func patternRegexp(ref, pat string) *regexp.Regexp {
-	full := pat
-	if ref != "" && !strings.HasPrefix(pat, "/") {
-		full = strings.TrimSuffix(ref, "/") + "/" + pat
-		if strings.HasSuffix(ref, "/") {
-			full = ref + pat
-		}
-	}
-	var b strings.Builder
-	b.WriteString("^")
-	if len(full) >= 5 && strings.EqualFold(full[:5], "INBOX") && (len(full) == 5 || full[5] == '/' || full[5] == '*' || full[5] == '%') {
-		b.WriteString("INBOX")
-		full = full[5:]
-	}
-	for _, r := range full {
-		switch r {
-		case '*':
-			b.WriteString(".*")
-		case '%':
-			b.WriteString("[^/]*")
-		default:
-			b.WriteString(regexp.QuoteMeta(string(r)))
-		}
-	}
-	b.WriteString("$")
-	return regexp.MustCompile(b.String())
-}
-
 // list answers LIST (with RFC 5258 LIST-EXTENDED, RFC 6154 SPECIAL-USE
 // and RFC 5819 LIST-STATUS) and LSUB (RFC 3501 §6.3.9).
 //
@@ -152,6 +120,11 @@ func (s *session) list(ctx context.Context, tag string, lsub bool, a *imapparse.
 		s.ok(tag, cmdName+" completed")
 		return
 	}
+	pats, ok := s.listPatterns(a)
+	if !ok {
+		s.no(tag, fmt.Sprintf("[LIMIT] At most %d patterns and %d wildcards in one %s", maxListPatterns, maxListWildcards, cmdName))
+		return
+	}
 	mbs, err := s.srv.st.Mailboxes(ctx, s.account.ID)
 	if err != nil {
 		s.mailboxError(tag, err)
@@ -169,7 +142,7 @@ func (s *session) list(ctx context.Context, tag string, lsub bool, a *imapparse.
 	existNames := make([]string, 0, len(mbs)) // sorted, for \HasChildren
 	all := map[string]bool{}
 	addName := func(n string) {
-		for {
+		for !all[n] { // a name's parents are in once it is
 			all[n] = true
 			i := strings.LastIndexByte(n, '/')
 			if i < 0 {
@@ -191,18 +164,23 @@ func (s *session) list(ctx context.Context, tag string, lsub bool, a *imapparse.
 	}
 	names := slices.Sorted(maps.Keys(all))
 
-	var res []*regexp.Regexp
-	for _, p := range a.Patterns {
-		res = append(res, patternRegexp(a.Reference, p))
-	}
-	match := func(n string) bool {
-		for _, re := range res {
-			if re.MatchString(n) {
-				return true
+	// Each name is matched once; the matcher's work is counted.
+	var m listMatcher
+	matched := make(map[string]bool, len(names))
+	for i, n := range names {
+		if i%256 == 0 && ctx.Err() != nil {
+			s.srv.work.listSteps.Add(m.steps)
+			s.cancelled(tag, cmdName)
+			return
+		}
+		for _, p := range pats {
+			if m.match(p, n) {
+				matched[n] = true
+				break
 			}
 		}
-		return false
 	}
+	s.srv.work.listSteps.Add(m.steps)
 	selected := func(n string) bool {
 		mb := existing[n]
 		switch {
@@ -215,31 +193,37 @@ func (s *session) list(ctx context.Context, tag string, lsub bool, a *imapparse.
 		}
 		return true
 	}
-	// descendants returns the names below n: one run of the sorted list.
-	descendants := func(list []string, n string) []string {
+	// hasDescendant says whether a name of the sorted list lies below n.
+	hasDescendant := func(list []string, n string) bool {
 		p := n + "/"
 		i, _ := slices.BinarySearch(list, p)
-		j := i
-		for j < len(list) && strings.HasPrefix(list[j], p) {
-			j++
-		}
-		return list[i:j]
+		return i < len(list) && strings.HasPrefix(list[i], p)
 	}
-	recursive := lsub || a.SelectRecursiveMatch
+	// childInfo holds the names with a descendant that meets the
+	// selection without matching: each such name marks its ancestors,
+	// up to one marked already, so the work is one walk up per name.
+	var infoBelow map[string]bool
+	if lsub || a.SelectRecursiveMatch {
+		infoBelow = map[string]bool{}
+		for _, d := range names {
+			if matched[d] || !selected(d) {
+				continue
+			}
+			for i := strings.LastIndexByte(d, '/'); i >= 0; i = strings.LastIndexByte(d, '/') {
+				d = d[:i]
+				if infoBelow[d] {
+					break
+				}
+				infoBelow[d] = true
+			}
+		}
+	}
 	for _, n := range names {
-		if !match(n) {
+		if !matched[n] {
 			continue
 		}
 		sel := selected(n)
-		childInfo := false
-		if recursive {
-			for _, d := range descendants(names, n) {
-				if selected(d) && !match(d) {
-					childInfo = true
-					break
-				}
-			}
-		}
+		childInfo := infoBelow[n]
 		if !sel && !childInfo {
 			continue
 		}
@@ -252,7 +236,7 @@ func (s *session) list(ctx context.Context, tag string, lsub bool, a *imapparse.
 				attrs = append(attrs, `\Noselect`)
 			}
 		} else {
-			hasChildren := len(descendants(existNames, n)) > 0
+			hasChildren := hasDescendant(existNames, n)
 			switch {
 			case hasChildren:
 				attrs = append(attrs, `\HasChildren`)
@@ -287,6 +271,24 @@ func (s *session) list(ctx context.Context, tag string, lsub bool, a *imapparse.
 		}
 	}
 	s.ok(tag, cmdName+" completed")
+}
+
+// listPatterns compiles the patterns of a LIST, or says they are over
+// the limits (maxListPatterns, maxListWildcards).
+func (s *session) listPatterns(a *imapparse.List) ([]*listPattern, bool) {
+	if len(a.Patterns) > maxListPatterns {
+		return nil, false
+	}
+	var pats []*listPattern
+	wild := 0
+	for _, p := range a.Patterns {
+		lp := compileListPattern(a.Reference, p)
+		if wild += lp.wildcards(); wild > maxListWildcards {
+			return nil, false
+		}
+		pats = append(pats, lp)
+	}
+	return pats, true
 }
 
 // status answers STATUS (RFC 9051 §6.3.11, RFC 8438 SIZE, RFC 7162

@@ -118,6 +118,7 @@ type Server struct {
 	writers sync.Pool // *bufio.Writer
 
 	panics recovery.Counter // panics recovered in sessions (see Panics)
+	work   workCounters     // what expensive commands did (see Work)
 }
 
 // Panics returns how many sessions ended in a recovered panic: a count
