@@ -74,7 +74,9 @@ imap = ""
 imaps = "$YIZHAN_ADDR"
 http = ""
 [limits]
-max_connections = $((IDLE_CONNS + 1000))
+max_connections = $((IDLE_CONNS + 2000))
+max_connections_per_listener = $((IDLE_CONNS + 1000))  # logins while connections pile up
+max_connections_per_network = $((IDLE_CONNS + 1000))
 max_connections_per_ip = $((IDLE_CONNS + 1000))
 min_password_length = 6  # the benchmarks' password "secret", as on the peer
 [log]

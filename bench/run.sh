@@ -49,6 +49,7 @@ imaps = ""
 http = ""
 [limits]
 min_password_length = 6  # the benchmarks' password "secret", as on the peer
+max_connections_per_ip = 1024  # CONCS above the default 32, all from 127.0.0.1
 [log]
 level = "info"
 TOML

@@ -106,8 +106,8 @@ type Limits struct {
 	MaxRecipients       int      `toml:"max_recipients"`
 	MaxHeaderSize       Size     `toml:"max_header_size"`        // header section of one message
 	MaxReceived         int      `toml:"max_received_headers"`   // more means a loop: 554 5.4.6
-	MaxConnections      int      `toml:"max_connections"`        // all protocol listeners together
-	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"` // per client address
+	MaxConnections      int      `toml:"max_connections"`        // all protocol listeners together, logged-in sessions included
+	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"` // not logged in, per client address
 	MaxErrors           int      `toml:"max_errors"`             // protocol errors per session before 421
 	AuthFailures        int      `toml:"auth_failures"`          // distinct wrong passwords per account per address per auth_window...
 	AuthWindow          Duration `toml:"auth_window"`            // (an address may fail 3× as often across accounts)
@@ -122,6 +122,11 @@ type Limits struct {
 	LoginTimeout        Duration `toml:"login_timeout"`          // from connecting to logging in: submission, IMAP, POP3
 	MinDataRate         int      `toml:"min_data_rate"`          // bytes/s that earn message data and IMAP literals more time
 	WriteTimeout        Duration `toml:"write_timeout"`          // a client that reads none of our output for this long is disconnected (and one below min_data_rate)
+
+	// Connections not logged in (port 25 sessions never are), per
+	// listener and per IPv4 /24 or IPv6 /64.
+	MaxConnectionsPerListener int `toml:"max_connections_per_listener"`
+	MaxConnectionsPerNetwork  int `toml:"max_connections_per_network"`
 }
 
 // Log configures structured logging.
@@ -165,8 +170,8 @@ func Default() Config {
 			MaxRecipients:       100,
 			MaxHeaderSize:       1 << 20,
 			MaxReceived:         100,
-			MaxConnections:      4096,
-			MaxConnectionsPerIP: 256,
+			MaxConnections:      8192,
+			MaxConnectionsPerIP: 32,
 			MaxErrors:           20,
 			MinPasswordLength:   8,
 			AuthFailures:        10,
@@ -179,6 +184,9 @@ func Default() Config {
 			LoginTimeout:        Duration(3 * time.Minute),
 			MinDataRate:         500,
 			WriteTimeout:        Duration(2 * time.Minute),
+
+			MaxConnectionsPerListener: 1024,
+			MaxConnectionsPerNetwork:  128,
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}
@@ -417,9 +425,10 @@ func (c Config) Validate() error {
 		return errors.New("limits.auth_window must be positive")
 	case c.Limits.AuthPenalty <= 0:
 		return errors.New("limits.auth_penalty must be positive")
-	case c.Limits.MaxReceived < 0, c.Limits.MaxConnections < 0, c.Limits.MaxConnectionsPerIP < 0, c.Limits.MaxErrors < 0:
+	case c.Limits.MaxReceived < 0, c.Limits.MaxConnections < 0, c.Limits.MaxConnectionsPerIP < 0, c.Limits.MaxErrors < 0,
+		c.Limits.MaxConnectionsPerListener < 0, c.Limits.MaxConnectionsPerNetwork < 0:
 		// 0 disables these bounds; a negative number is a typo.
-		return errors.New("limits: max_received_headers, max_connections, max_connections_per_ip and max_errors must not be negative")
+		return errors.New("limits: max_received_headers, max_connections, max_connections_per_listener, max_connections_per_ip, max_connections_per_network and max_errors must not be negative")
 	case c.Queue.GiveUpAfter <= 0:
 		return errors.New("queue.give_up_after must be positive")
 	}

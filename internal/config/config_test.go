@@ -570,3 +570,17 @@ func TestSlowClientLimits(t *testing.T) {
 	}
 	wantErr(t, "[limits]\nwrite_timeout = \"0s\"", "limits.write_timeout must be positive")
 }
+
+func TestConnectionLimits(t *testing.T) {
+	c := mustParse(t, "")
+	l := c.Limits
+	if l.MaxConnections != 8192 || l.MaxConnectionsPerListener != 1024 || l.MaxConnectionsPerIP != 32 || l.MaxConnectionsPerNetwork != 128 {
+		t.Errorf("defaults: %d total, %d per listener, %d per address, %d per network", l.MaxConnections, l.MaxConnectionsPerListener, l.MaxConnectionsPerIP, l.MaxConnectionsPerNetwork)
+	}
+	c = mustParse(t, "[limits]\nmax_connections_per_listener = 0\nmax_connections_per_network = 16")
+	if c.Limits.MaxConnectionsPerListener != 0 || c.Limits.MaxConnectionsPerNetwork != 16 {
+		t.Errorf("parsed: %d per listener, %d per network", c.Limits.MaxConnectionsPerListener, c.Limits.MaxConnectionsPerNetwork)
+	}
+	wantErr(t, "[limits]\nmax_connections_per_network = -1", "must not be negative")
+	wantErr(t, "[limits]\nmax_connections_per_listener = -1", "must not be negative")
+}

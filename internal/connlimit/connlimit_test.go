@@ -5,65 +5,126 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 )
 
-func mustAcquire(t *testing.T, l *Limiter, ip string) func() {
+func mustAcquire(t *testing.T, b *Listener, ip string) *Slot {
 	t.Helper()
-	release, ok, _ := l.Acquire(netip.MustParseAddr(ip))
-	if !ok {
-		t.Fatalf("Acquire(%s) refused", ip)
+	s, why := b.Acquire(netip.MustParseAddr(ip))
+	if why != OK {
+		t.Fatalf("Acquire(%s) refused: %v", ip, why)
 	}
-	return release
+	return s
 }
 
-func refused(t *testing.T, l *Limiter, ip string, wantPerIP bool) {
+func refused(t *testing.T, b *Listener, ip string, want Reason) {
 	t.Helper()
-	release, ok, perIP := l.Acquire(netip.MustParseAddr(ip))
-	if ok {
-		release()
-		t.Fatalf("Acquire(%s) allowed, want refused", ip)
+	s, why := b.Acquire(netip.MustParseAddr(ip))
+	if why == OK {
+		s.Release()
+		t.Fatalf("Acquire(%s) allowed, want refused (%v)", ip, want)
 	}
-	if perIP != wantPerIP {
-		t.Fatalf("Acquire(%s) perIP = %v, want %v", ip, perIP, wantPerIP)
+	if why != want || s != nil {
+		t.Fatalf("Acquire(%s) refused by %v (slot %v), want %v", ip, why, s, want)
 	}
 }
 
-func TestPerIPLimit(t *testing.T) {
-	l := New(0, 2)
-	r1 := mustAcquire(t, l, "192.0.2.1")
-	mustAcquire(t, l, "192.0.2.1")
-	refused(t, l, "192.0.2.1", true)
-	mustAcquire(t, l, "192.0.2.2") // other address unaffected
-	r1()
-	mustAcquire(t, l, "192.0.2.1")
-	refused(t, l, "192.0.2.1", true)
+func TestPerAddrLimit(t *testing.T) {
+	b := New(Config{PerAddr: 2}).Listener("smtp")
+	s1 := mustAcquire(t, b, "192.0.2.1")
+	mustAcquire(t, b, "192.0.2.1")
+	refused(t, b, "192.0.2.1", AddrFull)
+	mustAcquire(t, b, "192.0.2.2") // other address unaffected
+	s1.Release()
+	mustAcquire(t, b, "192.0.2.1")
+	refused(t, b, "192.0.2.1", AddrFull)
+}
+
+// A few addresses of one /24 or one IPv6 /64 together get only the
+// network's share.
+func TestPerNetworkLimit(t *testing.T) {
+	b := New(Config{PerAddr: 2, PerNetwork: 3}).Listener("smtp")
+	mustAcquire(t, b, "192.0.2.1")
+	mustAcquire(t, b, "192.0.2.1")
+	mustAcquire(t, b, "192.0.2.200")
+	refused(t, b, "192.0.2.201", NetworkFull)
+	mustAcquire(t, b, "192.0.3.1") // the next /24
+
+	mustAcquire(t, b, "2001:db8:0:1::1")
+	mustAcquire(t, b, "2001:db8:0:1::1")
+	refused(t, b, "2001:db8:0:1::1", AddrFull)
+	mustAcquire(t, b, "2001:db8:0:1:ffff::2")
+	refused(t, b, "2001:db8:0:1::3", NetworkFull)
+	mustAcquire(t, b, "2001:db8:0:2::1")
 }
 
 func TestTotalLimit(t *testing.T) {
-	l := New(3, 0)
-	var rs []func()
+	l := New(Config{MaxTotal: 3})
+	b := l.Listener("smtp")
+	var ss []*Slot
 	for i := range 3 {
-		rs = append(rs, mustAcquire(t, l, fmt.Sprintf("192.0.2.%d", i+1)))
+		ss = append(ss, mustAcquire(t, b, fmt.Sprintf("192.0.2.%d", i+1)))
 	}
-	refused(t, l, "198.51.100.1", false)
-	rs[1]()
-	mustAcquire(t, l, "198.51.100.1")
-	refused(t, l, "198.51.100.2", false)
+	refused(t, b, "198.51.100.1", TotalFull)
+	refused(t, l.Listener("imap"), "198.51.100.1", TotalFull)
+	ss[1].Release()
+	mustAcquire(t, b, "198.51.100.1")
+	refused(t, b, "198.51.100.2", TotalFull)
+}
+
+// A flood that fills one listener's budget leaves the other listeners
+// alone (issue 11 item 2: one shared cap refused every normal client).
+func TestListenersHaveTheirOwnBudget(t *testing.T) {
+	l := New(Config{MaxTotal: 100, PerListener: 3})
+	smtp, imap := l.Listener("smtp"), l.Listener("imap")
+	for i := range 3 {
+		mustAcquire(t, smtp, fmt.Sprintf("192.0.2.%d", i+1))
+	}
+	refused(t, smtp, "198.51.100.1", ListenerFull)
+	for i := range 3 {
+		mustAcquire(t, imap, fmt.Sprintf("198.51.100.%d", i+1))
+	}
+	refused(t, imap, "203.0.113.1", ListenerFull)
+}
+
+// Logged-in sessions leave the counts of connections not logged in: they
+// are never crowded out by a flood, and one address may have as many as
+// MaxTotal allows (an office behind one NAT address).
+func TestLoggedInLeavesTheBudget(t *testing.T) {
+	l := New(Config{MaxTotal: 5, PerListener: 2, PerAddr: 1, PerNetwork: 1})
+	b := l.Listener("imap")
+	for range 4 {
+		s := mustAcquire(t, b, "192.0.2.1")
+		s.LoggedIn()
+		s.LoggedIn() // twice: no effect
+	}
+	s := mustAcquire(t, b, "192.0.2.1") // fifth, not logged in
+	refused(t, b, "192.0.2.1", TotalFull)
+	s.Release()
+	s = mustAcquire(t, b, "192.0.2.1")
+	refused(t, b, "192.0.2.2", TotalFull)
+	s.LoggedIn()
+	s.Release()
+	s.Release() // twice: no effect
+	if l.total != 4 || b.open != 0 || len(l.perAddr) != 0 || len(l.perNet) != 0 {
+		t.Fatalf("counts: total=%d open=%d perAddr=%v perNet=%v", l.total, b.open, l.perAddr, l.perNet)
+	}
 }
 
 func TestReleaseOnce(t *testing.T) {
-	l := New(2, 1)
-	r := mustAcquire(t, l, "192.0.2.1")
-	r()
-	r() // must not free a second slot
-	if l.total != 0 || len(l.perIP) != 0 {
-		t.Fatalf("after release: total=%d perIP=%v, want 0 and empty", l.total, l.perIP)
+	l := New(Config{MaxTotal: 2, PerAddr: 1})
+	b := l.Listener("smtp")
+	s := mustAcquire(t, b, "192.0.2.1")
+	s.Release()
+	s.Release() // must not free a second slot
+	if l.total != 0 || b.open != 0 || len(l.perAddr) != 0 || len(l.perNet) != 0 {
+		t.Fatalf("after release: total=%d open=%d perAddr=%v perNet=%v, want 0 and empty", l.total, b.open, l.perAddr, l.perNet)
 	}
-	mustAcquire(t, l, "192.0.2.1")
-	mustAcquire(t, l, "192.0.2.2")
-	r() // stale release of an earlier slot: still nothing
-	refused(t, l, "192.0.2.3", false)
-	refused(t, l, "192.0.2.1", false) // total is checked first
+	mustAcquire(t, b, "192.0.2.1")
+	mustAcquire(t, b, "192.0.2.2")
+	s.Release() // stale release of an earlier slot: still nothing
+	refused(t, b, "192.0.2.3", TotalFull)
+	refused(t, b, "192.0.2.1", TotalFull) // total is checked first
 	if l.total != 2 {
 		t.Fatalf("total = %d, want 2", l.total)
 	}
@@ -71,30 +132,66 @@ func TestReleaseOnce(t *testing.T) {
 
 func TestNilLimiter(t *testing.T) {
 	var l *Limiter
+	b := l.Listener("smtp")
 	for range 1000 {
-		release, ok, perIP := l.Acquire(netip.MustParseAddr("192.0.2.1"))
-		if !ok || perIP || release == nil {
-			t.Fatalf("nil limiter: ok=%v perIP=%v release=%v", ok, perIP, release != nil)
+		s, why := b.Acquire(netip.MustParseAddr("192.0.2.1"))
+		if why != OK {
+			t.Fatalf("nil limiter refused: %v", why)
 		}
-		release()
+		s.LoggedIn()
+		s.Release()
 	}
-}
-
-func TestIPv6Slash64(t *testing.T) {
-	l := New(0, 2)
-	mustAcquire(t, l, "2001:db8:0:1::1")
-	mustAcquire(t, l, "2001:db8:0:1:ffff::2")
-	refused(t, l, "2001:db8:0:1::3", true)
-	mustAcquire(t, l, "2001:db8:0:2::1")
+	done, ok := l.Refusal()
+	if !ok {
+		t.Fatal("nil limiter: refusal not allowed")
+	}
+	done()
 }
 
 func TestIPv4Mapped(t *testing.T) {
-	l := New(0, 1)
-	mustAcquire(t, l, "::ffff:192.0.2.1")
-	refused(t, l, "192.0.2.1", true)
+	b := New(Config{PerAddr: 1}).Listener("smtp")
+	mustAcquire(t, b, "::ffff:192.0.2.1")
+	refused(t, b, "192.0.2.1", AddrFull)
 	// Distinct IPv4 clients in mapped form must not share one counter.
-	mustAcquire(t, l, "::ffff:192.0.2.2")
-	mustAcquire(t, l, "::ffff:198.51.100.7")
+	mustAcquire(t, b, "::ffff:192.0.2.2")
+	mustAcquire(t, b, "::ffff:198.51.100.7")
+}
+
+// Refusal handshakes are rationed: at most RefusalConcurrency at a time
+// and RefusalRate a second.
+func TestRefusalRationed(t *testing.T) {
+	l := New(Config{RefusalConcurrency: 2, RefusalRate: 10})
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	l.now = func() time.Time { return now }
+	d1, ok1 := l.Refusal()
+	d2, ok2 := l.Refusal()
+	if !ok1 || !ok2 {
+		t.Fatal("first two refusals not allowed")
+	}
+	if _, ok := l.Refusal(); ok {
+		t.Fatal("third concurrent refusal allowed")
+	}
+	d1()
+	d1() // twice: frees one place only
+	if _, ok := l.Refusal(); ok {
+		t.Fatal("refusal allowed with no token left")
+	}
+	now = now.Add(100 * time.Millisecond) // one token at 10/s
+	d3, ok := l.Refusal()
+	if !ok {
+		t.Fatal("refusal not allowed after a token came back")
+	}
+	if _, ok := l.Refusal(); ok {
+		t.Fatal("refusal allowed beyond the concurrency")
+	}
+	d2()
+	d3()
+	now = now.Add(time.Hour) // tokens are capped at the burst
+	for i := range 2 {
+		if _, ok := l.Refusal(); !ok {
+			t.Fatalf("refusal %d after an hour not allowed", i)
+		}
+	}
 }
 
 func TestAddrOf(t *testing.T) {

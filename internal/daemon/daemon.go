@@ -86,7 +86,12 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 		return err
 	}
 	defer stopControl()
-	connLim := connlimit.New(cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerIP)
+	connLim := connlimit.New(connlimit.Config{
+		MaxTotal:    cfg.Limits.MaxConnections,
+		PerListener: cfg.Limits.MaxConnectionsPerListener,
+		PerAddr:     cfg.Limits.MaxConnectionsPerIP,
+		PerNetwork:  cfg.Limits.MaxConnectionsPerNetwork,
+	})
 	// Recipient lookups are cached until the directory changes (admin
 	// commands in other processes included).
 	srsKey, err := loadSecret(filepath.Join(cfg.DataDir, "srs.key"))
@@ -241,6 +246,10 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 	if !config.FullyQualified(cfg.Hostname) {
 		log.Warn("hostname is not a fully qualified domain name; other mail servers may refuse or distrust mail from it: set hostname in the config",
 			"hostname", cfg.Hostname)
+	}
+	if l := cfg.Limits; l.MaxConnections > 0 && (l.MaxConnectionsPerListener == 0 || listening*l.MaxConnectionsPerListener >= l.MaxConnections) {
+		log.Warn("max_connections leaves no room for logged-in sessions when every listener is flooded: keep it above the listeners times max_connections_per_listener",
+			"max_connections", l.MaxConnections, "listeners", listening, "max_connections_per_listener", l.MaxConnectionsPerListener)
 	}
 	printBanner(out, cfg, src)
 

@@ -193,35 +193,29 @@ func listenerName(implicitTLS bool) string {
 
 func (s *Server) serve(ctx context.Context, ln net.Listener, implicitTLS bool) error {
 	log := s.log.With("listener", listenerName(implicitTLS), "addr", ln.Addr().String())
+	// Each listener has its own budget of connections not logged in, so
+	// a flood on one leaves the others alone (internal/connlimit).
+	budget := s.cfg.ConnLimiter.Listener(listenerName(implicitTLS) + " " + ln.Addr().String())
 	return s.lns.Serve(ctx, ln, log, ErrServerClosed, func(c net.Conn) {
-		s.startSession(ctx, c, implicitTLS)
+		s.startSession(ctx, c, implicitTLS, budget)
 	})
 }
 
-func (s *Server) startSession(ctx context.Context, c net.Conn, implicitTLS bool) {
+func (s *Server) startSession(ctx context.Context, c net.Conn, implicitTLS bool, budget *connlimit.Listener) {
 	ip := connlimit.AddrOf(c)
-	var release func()
-	if l := s.cfg.ConnLimiter; l != nil {
-		rel, ok, perIP := l.Acquire(ip)
-		if !ok {
-			s.log.Warn("connection refused: too many connections", "listener", listenerName(implicitTLS), "client_ip", ip.String(), "per_ip", perIP)
-			if !implicitTLS {
-				_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-				_, _ = c.Write([]byte("* BYE [UNAVAILABLE] Too many connections, try again later\r\n"))
-			}
-			c.Close()
-			return
-		}
-		release = rel
+	slot, why := budget.Acquire(ip)
+	if why != connlimit.OK {
+		s.log.Warn("connection refused: too many connections", "listener", listenerName(implicitTLS), "client_ip", ip.String(), "limit", why.String())
+		s.refuseConn(c, implicitTLS, why)
+		return
 	}
 	sess := newSession(s, c, ip, implicitTLS)
+	sess.slot = slot
 	s.mu.Lock()
 	if s.lns.Closing() {
 		s.mu.Unlock()
 		c.Close()
-		if release != nil {
-			release()
-		}
+		slot.Release()
 		return
 	}
 	s.sessions[sess] = struct{}{}
@@ -233,12 +227,57 @@ func (s *Server) startSession(ctx context.Context, c net.Conn, implicitTLS bool)
 			s.mu.Lock()
 			delete(s.sessions, sess)
 			s.mu.Unlock()
-			if release != nil {
-				release()
-			}
+			slot.Release()
 		}()
 		defer s.recoverSession(sess.log)
 		sess.run(ctx)
+	}()
+}
+
+// refusalTimeout bounds answering a refused connection, TLS handshake
+// included.
+const refusalTimeout = 5 * time.Second
+
+// refuseConn tells a connection over the limits why it is closed (RFC 9051
+// §7.1.5: BYE may be sent at any time). On the imaps port that takes a
+// TLS handshake, which the limiter rations (connlimit.Limiter.Refusal);
+// without one the connection is closed without a word.
+func (s *Server) refuseConn(c net.Conn, implicitTLS bool, why connlimit.Reason) {
+	text := "* BYE [UNAVAILABLE] Too many connections, try again later\r\n"
+	if why == connlimit.AddrFull || why == connlimit.NetworkFull {
+		text = "* BYE [UNAVAILABLE] Too many connections from your " + why.String() + ", try again later\r\n"
+	}
+	if !implicitTLS {
+		_ = c.SetWriteDeadline(time.Now().Add(refusalTimeout))
+		_, _ = c.Write([]byte(text))
+		c.Close()
+		return
+	}
+	done, ok := s.cfg.ConnLimiter.Refusal()
+	if !ok {
+		c.Close()
+		return
+	}
+	s.mu.Lock()
+	if s.lns.Closing() {
+		s.mu.Unlock()
+		done()
+		c.Close()
+		return
+	}
+	s.wg.Add(1) // Shutdown waits for it, as for a session
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer done()
+		defer c.Close()
+		tc := tls.Server(c, s.cfg.TLSConfig)
+		_ = c.SetDeadline(time.Now().Add(refusalTimeout))
+		if tc.Handshake() != nil {
+			return
+		}
+		_, _ = tc.Write([]byte(text))
+		_ = tc.Close()
 	}()
 }
 

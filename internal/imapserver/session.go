@@ -23,6 +23,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/yizhan-mail/yizhan/internal/authlimit"
+	"github.com/yizhan-mail/yizhan/internal/connlimit"
 	"github.com/yizhan-mail/yizhan/internal/deadline"
 	"github.com/yizhan-mail/yizhan/internal/imapparse"
 	"github.com/yizhan-mail/yizhan/internal/inflate"
@@ -69,6 +70,7 @@ type session struct {
 	// login, the login deadline. Session goroutine only.
 	phase readPhase
 	timer deadline.Timer
+	slot  *connlimit.Slot // this connection's place in the connection limits
 
 	state   state
 	account store.Account
@@ -726,6 +728,7 @@ func (s *session) checkCredentials(ctx context.Context, tag, user, pass string) 
 	s.account = acct
 	s.state = stateAuth
 	s.timer.SetLimit(time.Time{}) // the login deadline is met
+	s.slot.LoggedIn()             // and the connection no longer counts as a stranger's
 	s.watcher = s.srv.st.Watch(acct.ID)
 	s.watcher.SetNotify(s.idleNotify)
 	s.log = s.log.With("user", acct.Address)

@@ -18,7 +18,7 @@ import (
 // that the server says BYE and hangs up long before the trickle ends.
 
 const (
-	slowPhase = 300 * time.Millisecond
+	slowPhase = time.Second
 	slowGap   = 15 * time.Millisecond
 )
 

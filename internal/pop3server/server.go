@@ -141,19 +141,23 @@ func listenerName(implicitTLS bool) string {
 
 func (s *Server) serve(ctx context.Context, ln net.Listener, implicitTLS bool) error {
 	log := s.log.With("listener", listenerName(implicitTLS), "addr", ln.Addr().String())
+	// Each listener has its own budget of connections not logged in, so
+	// a flood on one leaves the others alone (internal/connlimit).
+	budget := s.cfg.ConnLimiter.Listener(listenerName(implicitTLS) + " " + ln.Addr().String())
 	return s.lns.Serve(ctx, ln, log, ErrServerClosed, func(c net.Conn) {
-		s.startSession(ctx, c, implicitTLS)
+		s.startSession(ctx, c, implicitTLS, budget)
 	})
 }
 
 // startSession registers and runs a session for c in its own goroutine.
-func (s *Server) startSession(ctx context.Context, c net.Conn, implicitTLS bool) {
+func (s *Server) startSession(ctx context.Context, c net.Conn, implicitTLS bool, budget *connlimit.Listener) {
 	ip := connlimit.AddrOf(c)
 	sess := &session{
 		srv:         s,
 		raw:         c,
 		ip:          ip,
 		implicitTLS: implicitTLS,
+		budget:      budget,
 		log:         s.log.With("listener", listenerName(implicitTLS), "session", newSessionID(), "client_ip", ip.String()),
 		loginBy:     time.Now().Add(s.cfg.LoginTimeout),
 	}

@@ -533,7 +533,7 @@ func TestIdleTimeout(t *testing.T) {
 }
 
 func TestConnLimit(t *testing.T) {
-	env := newTestEnv(t, func(c *Config) { c.ConnLimiter = connlimit.New(1, 0) })
+	env := newTestEnv(t, func(c *Config) { c.ConnLimiter = connlimit.New(connlimit.Config{MaxTotal: 1}) })
 	first := env.dial()
 	for _, addr := range []string{env.plain, env.implicit} {
 		c := env.dialRaw(addr)
@@ -548,11 +548,9 @@ func TestConnLimit(t *testing.T) {
 	first.expect("QUIT", "+OK pop.example.com Yizhan POP3 server signing off")
 	first.expectEOF()
 	waitFor(t, "slot release", func() bool {
-		release, ok, _ := env.srv.cfg.ConnLimiter.Acquire(connlimitLoopback)
-		if ok {
-			release()
-		}
-		return ok
+		slot, why := env.srv.cfg.ConnLimiter.Listener("probe").Acquire(connlimitLoopback)
+		slot.Release()
+		return why == connlimit.OK
 	})
 	c := env.dialTLS()
 	c.expect("NOOP", "-ERR NOOP not allowed before login")

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/yizhan-mail/yizhan/internal/authlimit"
+	"github.com/yizhan-mail/yizhan/internal/connlimit"
 	"github.com/yizhan-mail/yizhan/internal/testhook"
 )
 
@@ -57,9 +58,11 @@ const (
 // session is one client connection.
 type session struct {
 	srv         *Server
-	raw         net.Conn   // the accepted connection
-	ip          netip.Addr // client address, for limits and logs
-	implicitTLS bool       // accepted on the pop3s port
+	raw         net.Conn            // the accepted connection
+	ip          netip.Addr          // client address, for limits and logs
+	implicitTLS bool                // accepted on the pop3s port
+	budget      *connlimit.Listener // the listener's connection budget
+	slot        *connlimit.Slot     // this connection's place in it; LoggedIn at login
 	log         *slog.Logger
 
 	conn    net.Conn      // raw, or the TLS connection over it
@@ -149,18 +152,32 @@ func (s *session) run(parent context.Context) {
 	s.br = bufio.NewReaderSize(s.conn, readBufSize)
 	s.bw = bufio.NewWriterSize(s.conn, writeBufSize)
 
-	release, ok, perIP := cfg.ConnLimiter.Acquire(s.ip)
-	if !ok {
-		s.log.Warn("connection refused: too many connections", "per_ip", perIP)
+	slot, why := s.budget.Acquire(s.ip)
+	if why != connlimit.OK {
+		s.log.Warn("connection refused: too many connections", "limit", why.String())
 		dc.timeout = refusalTimeout
-		if s.implicitTLS && !s.startTLS(ctx, refusalTimeout) {
-			return
+		if s.implicitTLS {
+			// The reply needs a handshake; a flood of refused
+			// connections must not buy one each (connlimit).
+			done, ok := cfg.ConnLimiter.Refusal()
+			if !ok {
+				return
+			}
+			defer done()
+			if !s.startTLS(ctx, refusalTimeout) {
+				return
+			}
 		}
-		s.writeLine(replyTooManyConns)
+		reply := replyTooManyConns
+		if why == connlimit.AddrFull || why == connlimit.NetworkFull {
+			reply += " from your " + why.String()
+		}
+		s.writeLine(reply)
 		s.bw.Flush()
 		return
 	}
-	defer release()
+	defer slot.Release()
+	s.slot = slot
 
 	if s.implicitTLS && !s.startTLS(ctx, handshakeTimeout) {
 		return
@@ -678,6 +695,7 @@ func (s *session) login(ctx context.Context, user, pass string) {
 	s.msgs = md.Messages()
 	s.deleted = make([]bool, len(s.msgs))
 	s.state = stateTransaction
+	s.slot.LoggedIn() // the connection no longer counts as a stranger's
 	s.log = s.log.With("account", account)
 	n, size := s.visible()
 	s.log.Info("logged in", "messages", n, "octets", size)

@@ -166,6 +166,7 @@ func (s *session) verify(authz, user, pass string) error {
 	att.Succeed()
 	s.info.AuthAccount = account
 	s.timer.SetLimit(time.Time{}) // the login deadline is met
+	s.slot.LoggedIn()             // and the connection no longer counts as a stranger's
 	s.log.Info("authenticated", "user", user, "account", account)
 	s.reply(235, "2.7.0", "Authentication successful")
 	return nil

@@ -62,7 +62,7 @@ type Config struct {
 	MaxJunkCommands int
 
 	AuthLimiter *authlimit.Limiter // shared across protocols; default: own limiter, 10 failures per login per hour → 15m block
-	ConnLimiter *connlimit.Limiter // shared across listeners; nil = unlimited
+	ConnLimiter *connlimit.Limiter // shared across listeners, a budget per Serve; nil = unlimited
 	Logger      *slog.Logger       // default slog.Default()
 }
 
@@ -98,6 +98,9 @@ const (
 	bodyBufSize = 64 << 10
 	// tlsHandshakeTimeout bounds the TLS handshake (STARTTLS and port 465).
 	tlsHandshakeTimeout = 30 * time.Second
+	// refusalTimeout bounds answering a connection refused for the
+	// connection limits, TLS handshake included.
+	refusalTimeout = 5 * time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -191,8 +194,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.cfg.Mode == ModeSubmissions && s.cfg.TLSConfig == nil {
 		return errNoTLS
 	}
+	// Each listener has its own budget of connections not logged in, so
+	// a flood on one leaves the others alone (internal/connlimit).
+	budget := s.cfg.ConnLimiter.Listener(s.cfg.Mode.String() + " " + ln.Addr().String())
 	return s.lns.Serve(ctx, ln, s.log, nil, func(c net.Conn) {
-		sess := newSession(ctx, s, c)
+		sess := newSession(ctx, s, c, budget)
 		s.mu.Lock()
 		if s.lns.Closing() {
 			s.mu.Unlock()

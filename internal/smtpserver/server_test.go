@@ -491,7 +491,7 @@ func TestSMTPUTF8(t *testing.T) {
 }
 
 func TestConnLimit(t *testing.T) {
-	ts := startServer(t, Config{ConnLimiter: connlimit.New(0, 1)})
+	ts := startServer(t, Config{ConnLimiter: connlimit.New(connlimit.Config{PerAddr: 1})})
 	c1 := ts.dialGreeted(t)
 	c2 := ts.dial(t)
 	c2.expect("421 4.7.0 Too many connections from your address")

@@ -80,6 +80,9 @@ type session struct {
 	txn      transaction
 
 	junk int // commands not advancing a transaction since the last message
+
+	budget *connlimit.Listener // this listener's connection budget
+	slot   *connlimit.Slot     // this connection's place in it; LoggedIn after AUTH
 	// timer holds the read deadline of the current phase (a command
 	// line, message data) and, until AUTH on submission, the login
 	// deadline. Used by the session goroutine only.
@@ -90,8 +93,8 @@ type session struct {
 	busy     bool // inside a transaction's data phase: let it finish
 }
 
-func newSession(ctx context.Context, srv *Server, c net.Conn) *session {
-	s := &session{srv: srv, cfg: &srv.cfg, raw: c, conn: c, ip: connlimit.AddrOf(c)}
+func newSession(ctx context.Context, srv *Server, c net.Conn, budget *connlimit.Listener) *session {
+	s := &session{srv: srv, cfg: &srv.cfg, raw: c, conn: c, ip: connlimit.AddrOf(c), budget: budget}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	s.info = Session{ID: newSessionID(), Mode: srv.cfg.Mode, RemoteIP: s.ip}
 	s.log = srv.log.With("session", s.info.ID, "client_ip", s.ip.String())
@@ -177,12 +180,13 @@ func (s *session) run() {
 		s.raw.Close()
 	}()
 
-	release, ok, perIP := s.cfg.ConnLimiter.Acquire(s.ip)
-	if !ok {
-		s.refuseConn(perIP)
+	slot, why := s.budget.Acquire(s.ip)
+	if why != connlimit.OK {
+		s.refuseConn(why)
 		return
 	}
-	defer release()
+	defer slot.Release()
+	s.slot = slot
 
 	if s.cfg.Mode == ModeSubmissions {
 		if !s.handshake() {
@@ -231,20 +235,35 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// refuseConn answers a connection over the limits (connlimit) and closes.
-// Port 465 clients expect TLS first; a plaintext 421 would be garbage to
-// them and a handshake would give a flood free CPU, so they are just closed.
-func (s *session) refuseConn(perIP bool) {
+// refuseConn answers a connection over the limits (connlimit) with 421
+// (RFC 5321 §3.1: a server may refuse at connection time with 421, "try
+// later") and closes. Port 465 clients expect TLS first and would take a
+// plaintext 421 for garbage, so there the reply follows a handshake, which
+// the limiter rations so that a flood of refused connections cannot buy
+// one each; without one the connection is closed without a word.
+func (s *session) refuseConn(why connlimit.Reason) {
 	text := "421 4.7.0 Too many connections"
-	if perIP {
-		text += " from your address"
+	if why == connlimit.AddrFull || why == connlimit.NetworkFull {
+		text += " from your " + why.String()
 	}
-	s.log.Warn("connection refused", "reply", 421, "per_ip", perIP)
+	text += ", try again later\r\n"
+	s.log.Warn("connection refused", "reply", 421, "limit", why.String())
+	var w io.Writer = s.raw
+	s.raw.SetDeadline(time.Now().Add(refusalTimeout))
 	if s.cfg.Mode == ModeSubmissions {
-		return
+		done, ok := s.cfg.ConnLimiter.Refusal()
+		if !ok {
+			return
+		}
+		defer done()
+		tc := tls.Server(s.raw, s.cfg.TLSConfig)
+		if tc.HandshakeContext(s.ctx) != nil {
+			return
+		}
+		defer tc.Close()
+		w = tc
 	}
-	s.raw.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(s.raw, text+"\r\n")
+	io.WriteString(w, text)
 }
 
 // handshake runs the server side of a TLS handshake on raw (RFC 8314 §3.3

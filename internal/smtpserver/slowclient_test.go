@@ -19,7 +19,7 @@ import (
 // Test deadlines: short so tests take a second, far above the gap between
 // the attacker's bytes so that a per-read deadline would never fire.
 const (
-	slowPhase = 300 * time.Millisecond
+	slowPhase = 500 * time.Millisecond
 	slowGap   = 15 * time.Millisecond
 	// slowBound is when a test gives up waiting for the server to hang up
 	// (the attack succeeded); the defended server hangs up after slowPhase.
@@ -152,7 +152,7 @@ func TestSlowClientSubmissionBeforeTLS(t *testing.T) {
 // A submission client that answers every command in time but never logs
 // in is closed when the login deadline passes.
 func TestSubmissionLoginDeadline(t *testing.T) {
-	ts := startServer(t, Config{Mode: ModeSubmission, LoginTimeout: slowPhase})
+	ts := startServer(t, Config{Mode: ModeSubmission, LoginTimeout: time.Second})
 	c := ts.dialGreeted(t)
 	c.cmd("EHLO client.example.test", "250 ")
 	c.conn.SetReadDeadline(time.Now().Add(slowBound))
