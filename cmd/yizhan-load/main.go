@@ -7,6 +7,7 @@
 //	yizhan-load imap --addr 127.0.0.1:993 --user alice@example.test --password-file pw -c 8 -d 20s
 //	yizhan-load imap-idle --addr 127.0.0.1:993 --user alice@example.test -c 10000 --hold 1m
 //	yizhan-load imap-probe --addr 127.0.0.1:993 --user alice@example.test --fill 100000 -r 10
+//	yizhan-load slowloris --flood 127.0.0.1:2525 --flood 127.0.0.1:2143 -c 2048 --smtp-addr 127.0.0.1:2525 --imap-addr 127.0.0.1:2993 --user alice@example.test
 //
 // The work is done by internal/loadgen; this file only parses flags.
 package main
@@ -20,6 +21,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -44,7 +46,7 @@ func newRoot(out io.Writer) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetOut(out)
-	root.AddCommand(smtpCmd(), imapCmd(), imapIdleCmd(), imapProbeCmd())
+	root.AddCommand(smtpCmd(), imapCmd(), imapIdleCmd(), imapProbeCmd(), slowlorisCmd())
 	return root
 }
 
@@ -282,6 +284,69 @@ key=value line with the median (*_ms) and minimum (*_min_ms) of each.`,
 		}
 		fmt.Fprintln(cmd.OutOrStdout(), res.KV())
 		return nil
+	}
+	return cmd
+}
+
+func slowlorisCmd() *cobra.Command {
+	var o loadgen.SlowlorisOptions
+	cmd := &cobra.Command{
+		Use:   "slowloris",
+		Short: "Flood listeners with slow connections and time normal clients meanwhile",
+		Long: `Open --connections connections to each --flood listener (plain text), from
+--sources in turn, and hold each by sending one byte every --interval, a
+command line that never ends; a connection the server closes is opened again,
+a refused one retried after an interval. After --settle, for --hold, time
+normal clients on fresh connections from the default address: an SMTP
+transaction (--smtp-addr; connect to the reply to QUIT) and an IMAP login
+(--imap-addr; connect to the tagged OK of LOGIN). Prints the connections held
+per flooded listener (fewest and most while timing), refused and cut, and the
+normal clients' latency percentiles as key=value pairs; exits non-zero if a
+normal client failed. Loopback sources need Linux (all of 127/8 answers).`,
+		Args: cobra.NoArgs,
+	}
+	complete := imapServerFlags(cmd, &o.IMAP, new(string))
+	f := cmd.Flags()
+	// --imap-addr replaces the IMAP modes' --addr; no mailbox is selected.
+	_ = f.MarkHidden("addr")
+	_ = f.MarkHidden("mailbox")
+	f.StringSliceVar(&o.Targets, "flood", nil, "listener to flood, host:port (repeatable)")
+	f.IntVarP(&o.Conns, "connections", "c", 2048, "connections each flood tries to hold")
+	f.StringSliceVar(&o.SourceIPs, "sources", nil, "addresses the flood comes from (default 127.0.1.1 … 127.0.18.1)")
+	f.DurationVar(&o.Interval, "interval", 10*time.Second, "time between two bytes on a held connection")
+	f.IntVar(&o.Parallel, "parallel", 256, "flood connections being opened at once")
+	f.DurationVar(&o.Settle, "settle", 20*time.Second, "time the flood has to open its connections before timing starts")
+	f.DurationVar(&o.Hold, "hold", time.Minute, "how long normal clients are timed")
+	f.DurationVar(&o.Probe, "probe", 100*time.Millisecond, "pause between two timed clients of each kind")
+	var imapAddr string
+	f.StringVar(&imapAddr, "imap-addr", "", "IMAP server to time logins on (implicit TLS unless --tls=false); \"\" = none")
+	f.StringVar(&o.SMTP.Addr, "smtp-addr", "", "SMTP server to time transactions on; \"\" = none")
+	f.StringVar(&o.SMTP.TLS, "smtp-tls", loadgen.TLSNone, "TLS mode of the timed SMTP client: none, starttls or implicit")
+	f.StringVar(&o.SMTP.User, "smtp-user", "", "AUTH PLAIN user of the timed SMTP client (submission)")
+	f.StringVar(&o.SMTP.Password, "smtp-password", "", "its password")
+	f.StringSliceVar(&o.SMTP.Rcpts, "rcpt", []string{"alice@example.test"}, "recipient of the timed SMTP messages")
+	f.StringVar(&o.SMTP.From, "from", "loadgen@example.test", "sender of the timed SMTP messages")
+	f.IntVar(&o.SMTP.Size, "size", 10240, "bytes per timed SMTP message")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		o.IMAP.Addr = imapAddr
+		if imapAddr != "" {
+			if err := complete(); err != nil {
+				return err
+			}
+		}
+		o.SMTP.Insecure = true
+		o.Progress = cmd.ErrOrStderr()
+		res, err := loadgen.RunSlowloris(cmd.Context(), o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), res.KV())
+		for _, r := range []*loadgen.Result{res.SMTP, res.IMAP} {
+			if r != nil {
+				printErrors(cmd, r.FirstErrors)
+			}
+		}
+		return res.Err()
 	}
 	return cmd
 }
