@@ -2,11 +2,9 @@ package imapserver
 
 import (
 	"bufio"
-	"bytes"
 	"compress/flate"
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +25,7 @@ import (
 	"github.com/yizhan-mail/yizhan/internal/deadline"
 	"github.com/yizhan-mail/yizhan/internal/imapparse"
 	"github.com/yizhan-mail/yizhan/internal/inflate"
+	"github.com/yizhan-mail/yizhan/internal/sasl"
 	"github.com/yizhan-mail/yizhan/internal/store"
 	"github.com/yizhan-mail/yizhan/internal/testhook"
 )
@@ -676,18 +675,18 @@ func (s *session) authenticate(ctx context.Context, tag string, a *imapparse.Aut
 			s.bad(tag, "Authentication cancelled")
 			return
 		}
-		resp, err = base64.StdEncoding.DecodeString(string(line))
+		resp, err = sasl.DecodeResponse(line)
 		if err != nil {
 			s.bad(tag, "Invalid base64")
 			return
 		}
 	}
-	parts := bytes.Split(resp, []byte{0})
-	if len(parts) != 3 {
+	p, err := sasl.ParsePlain(resp)
+	if err != nil {
 		s.bad(tag, "Invalid PLAIN response")
 		return
 	}
-	authz, user, pass := string(parts[0]), string(parts[1]), string(parts[2])
+	authz, user, pass := p.Authz, p.Authc, p.Passwd
 	if authz != "" && !strings.EqualFold(authz, user) {
 		s.no(tag, "[AUTHORIZATIONFAILED] Cannot act as another user")
 		return

@@ -2,10 +2,8 @@ package pop3server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/yizhan-mail/yizhan/internal/authlimit"
 	"github.com/yizhan-mail/yizhan/internal/connlimit"
+	"github.com/yizhan-mail/yizhan/internal/sasl"
 	"github.com/yizhan-mail/yizhan/internal/testhook"
 )
 
@@ -628,18 +627,18 @@ func (s *session) cmdAuth(ctx context.Context, cmd command) bool {
 			return false
 		}
 	}
-	raw, err := base64.StdEncoding.DecodeString(resp)
+	raw, err := sasl.DecodeResponse([]byte(resp))
 	if err != nil {
 		s.fail("AUTH bad base64", "-ERR Invalid base64 in SASL response")
 		return false
 	}
 	// RFC 4616 §2: message = [authzid] NUL authcid NUL passwd.
-	parts := bytes.Split(raw, []byte{0})
-	if len(parts) != 3 || len(parts[1]) == 0 || len(parts[2]) == 0 {
+	p, err := sasl.ParsePlain(raw)
+	if err != nil || p.Authc == "" || p.Passwd == "" {
 		s.fail("AUTH PLAIN malformed", "-ERR Malformed PLAIN response")
 		return false
 	}
-	authz, authc, pass := string(parts[0]), string(parts[1]), string(parts[2])
+	authz, authc, pass := p.Authz, p.Authc, p.Passwd
 	if authz != "" && authz != authc {
 		// Acting as another user is not offered; no password was tried.
 		s.fail("AUTH PLAIN authzid differs from authcid", replyAuthFailed)

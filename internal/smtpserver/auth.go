@@ -2,12 +2,12 @@ package smtpserver
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"strings"
 	"time"
 
 	"github.com/yizhan-mail/yizhan/internal/authlimit"
+	"github.com/yizhan-mail/yizhan/internal/sasl"
 )
 
 // errAuthAborted ends an AUTH exchange whose reply was already sent.
@@ -48,11 +48,11 @@ func (s *session) cmdAuth(arg []byte) error {
 		if err != nil {
 			return authErr(err)
 		}
-		parts := bytes.Split(resp, []byte{0})
-		if len(parts) != 3 {
+		p, err := sasl.ParsePlain(resp)
+		if err != nil {
 			return s.fail(501, "5.5.2", "Malformed PLAIN response")
 		}
-		authz, user, pass = string(parts[0]), string(parts[1]), string(parts[2])
+		authz, user, pass = p.Authz, p.Authc, p.Passwd
 	case "LOGIN":
 		var u, p []byte
 		var err error
@@ -108,18 +108,14 @@ func (s *session) challenge(text string) ([]byte, error) {
 
 // decodeResponse decodes a base64 SASL response; "=" is the empty one.
 func (s *session) decodeResponse(b []byte) ([]byte, error) {
-	if len(b) == 1 && b[0] == '=' {
-		return nil, nil
-	}
-	out := make([]byte, base64.StdEncoding.DecodedLen(len(b)))
-	n, err := base64.StdEncoding.Decode(out, b)
+	out, err := sasl.DecodeResponse(b)
 	if err != nil {
 		if err := s.fail(501, "5.5.2", "Cannot decode response"); err != nil {
 			return nil, err
 		}
 		return nil, errAuthAborted
 	}
-	return out[:n], nil
+	return out, nil
 }
 
 // verify checks credentials with the Backend, throttled by AuthLimiter:

@@ -58,6 +58,12 @@ func (c *Codec) Rewrite(sender, ourDomain string) (string, error) {
 		return "", fmt.Errorf("srs: cannot rewrite %q", sender)
 	}
 	local, domain := sender[:at], sender[at+1:]
+	// "=" separates the fields: in the domain it would end the domain
+	// early and Reverse could not undo the rewrite (found by FuzzReverse;
+	// no valid domain has one). The local part is last and may hold any.
+	if strings.ContainsRune(domain, '=') {
+		return "", fmt.Errorf("srs: cannot rewrite %q: '=' in the domain", sender)
+	}
 	d := day(c.now())
 	tt := string(b32Alphabet[d/32]) + string(b32Alphabet[d%32])
 	return fmt.Sprintf("SRS0=%s=%s=%s=%s@%s", c.hash(tt, domain, local), tt, domain, local, ourDomain), nil
