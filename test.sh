@@ -5,11 +5,19 @@
 #
 #   ./test.sh                 everything
 #   ./test.sh --install-only  only install the tools
+#   ./test.sh --fuzz-only     only the bounded fuzzing step
 #
 # YIZHAN_INTEROP=1 is set for the tests, so a missing swaks, curl,
 # python3, mbsync (isync) or postfix fails the interop tests instead of
 # skipping them. The binary the end-to-end tests start is built with
 # $YIZHAN_TEST_BUILDFLAGS (default -race; set it to "" for a plain build).
+#
+# Last, bounded fuzzing: the tests above only replay the fuzz targets'
+# seeds and corpora (testdata/fuzz); here $YIZHAN_FUZZ_TARGETS fuzz targets
+# (default 6, or "all") each fuzz for $YIZHAN_FUZZTIME (default 20s). The
+# subset rotates by the day (UTC), so consecutive daily runs cover every
+# target. A crasher fails the run; Go writes it to the target's
+# testdata/fuzz/FuzzName/ directory, which the output names.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -60,9 +68,50 @@ install_tools() {
 	fi
 }
 
+# fuzz runs a day's subset of the fuzz targets (see the top of the file).
+fuzz() {
+	local fuzztime="${YIZHAN_FUZZTIME:-20s}" want="${YIZHAN_FUZZ_TARGETS:-6}"
+	# "dir name" for every fuzz target, in a stable order.
+	local targets=() line
+	while IFS= read -r line; do
+		targets+=("$line")
+	done < <(grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(f \*testing\.F\)' . |
+		sed -E 's|^\./(.*)/[^/]*:func (Fuzz[A-Za-z0-9_]*).*|\1 \2|' | LC_ALL=C sort)
+	local n=${#targets[@]}
+	if ((n == 0)); then
+		echo "no fuzz targets found" >&2
+		return 1
+	fi
+	local count=$n start=0
+	if [ "$want" != all ]; then
+		count=$((want < n ? want : n))
+		start=$(((($(date -u +%s) / 86400) * count) % n))
+	fi
+	step "fuzzing $count of $n targets, $fuzztime each (YIZHAN_FUZZ_TARGETS, YIZHAN_FUZZTIME)"
+	local failed=() i dir name out
+	for ((i = 0; i < count; i++)); do
+		read -r dir name <<<"${targets[$(((start + i) % n))]}"
+		printf '%s %s\n' "$dir" "$name" >&2
+		if ! out=$(go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "./$dir" 2>&1); then
+			printf '%s\n' "$out" | tail -n 40 >&2
+			# Go names the input relative to the package directory.
+			failed+=("$name in ./$dir: ./$dir/$(printf '%s\n' "$out" | sed -n 's/.*Failing input written to \(.*\)/\1/p' | head -n 1)")
+		fi
+	done
+	if ((${#failed[@]})); then
+		printf '\nfuzzing found crashers (add the input to the fix as a regression seed):\n' >&2
+		printf '  %s\n' "${failed[@]}" >&2
+		return 1
+	fi
+}
+
 install_tools
 if [ "${1:-}" = "--install-only" ]; then
 	exit 0
+fi
+if [ "${1:-}" = "--fuzz-only" ]; then
+	fuzz
+	exit
 fi
 
 step "gofmt -l"
@@ -83,5 +132,7 @@ staticcheck ./...
 export YIZHAN_TEST_BUILDFLAGS="${YIZHAN_TEST_BUILDFLAGS--race}"
 step "go test -race ./... (YIZHAN_INTEROP=1, server built with '$YIZHAN_TEST_BUILDFLAGS')"
 YIZHAN_INTEROP=1 go test -race -count=1 -timeout 20m ./...
+
+fuzz
 
 step "all checks passed"
