@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,12 @@ type selected struct {
 	// pending holds feed changes not yet announced (expunges wait for a
 	// point where the client allows them).
 	pending []store.Change
+	// resync is set when changes to the mailbox were dropped (the
+	// session's queue overflowed): the view is brought up to date from
+	// the mailbox index instead, announcing every change from MODSEQ
+	// resyncFrom on (see resync).
+	resync     bool
+	resyncFrom int64
 	// saved is the SEARCHRES result ($, RFC 5182), as UIDs.
 	saved []uint32
 	// contexts are the searches whose results are kept up to date
@@ -163,8 +170,8 @@ func (s *session) discardStale() {
 	if s.watcher == nil {
 		return
 	}
-	for _, c := range s.watcher.Take() {
-		if s.sel == nil || c.MailboxID != s.sel.mb.ID {
+	for _, c := range s.takeFeed() {
+		if s.sel == nil || c.MailboxID != s.sel.mb.ID || s.sel.resync {
 			continue
 		}
 		s.sel.pending = append(s.sel.pending, c)
@@ -302,6 +309,10 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 		return
 	}
 	s.takeChanges()
+	if s.sel != nil && s.sel.resync {
+		s.resync(ctx, allowExpunge)
+		return
+	}
 	if s.sel == nil || len(s.sel.pending) == 0 {
 		return
 	}
@@ -424,9 +435,11 @@ func (s *session) update(ctx context.Context, allowExpunge bool) {
 }
 
 // takeChanges moves the changes waiting in the watcher for the selected
-// mailbox to its pending list.
+// mailbox to its pending list. Past ChangeLimit (changes wait there while
+// expunges may not be announced) the list collapses into a resync, as the
+// watcher's own queue does.
 func (s *session) takeChanges() {
-	changes := s.watcher.Take()
+	changes := s.takeFeed()
 	if s.notify != nil {
 		s.routeNotify(changes) // NOTIFY reports other mailboxes too (notify.go)
 	}
@@ -434,10 +447,156 @@ func (s *session) takeChanges() {
 		return
 	}
 	for _, c := range changes {
-		if c.MailboxID == s.sel.mb.ID {
+		if c.MailboxID == s.sel.mb.ID && !s.sel.resync {
 			s.sel.pending = append(s.sel.pending, c)
 		}
 	}
+	if len(s.sel.pending) > s.srv.cfg.ChangeLimit {
+		s.log.Info("too many changes waiting; reading the mailbox again", "limit", s.srv.cfg.ChangeLimit)
+		s.sel.needResync(math.MaxInt64)
+	}
+}
+
+// takeFeed takes what waits in the watcher. Changes it dropped (its queue
+// overflowed, store.Lost) put the selected mailbox's view in need of a
+// resync and, if changes to other mailboxes were lost, overflow NOTIFY
+// (RFC 5465 §5.8): the session cannot report them one by one any more.
+func (s *session) takeFeed() []store.Change {
+	changes, lost := s.watcher.Take()
+	if lost == nil {
+		return changes
+	}
+	s.log.Info("change queue overflowed; reading the mailbox again", "limit", s.srv.cfg.ChangeLimit)
+	others := lost.Other
+	for id, from := range lost.Mailboxes {
+		if s.sel != nil && id == s.sel.mb.ID {
+			s.sel.needResync(from)
+		} else {
+			others = true
+		}
+	}
+	if n := s.notify; n != nil && others {
+		n.pending, n.overflow = nil, true
+	}
+	return changes
+}
+
+// needResync drops the changes waiting to be announced: the view is to
+// be brought up to date from the mailbox index for every change from
+// MODSEQ from on, and those waiting.
+func (m *selected) needResync(from int64) {
+	for _, c := range m.pending {
+		if c.ModSeq > 0 && c.ModSeq < from {
+			from = c.ModSeq
+		}
+	}
+	if m.resync && m.resyncFrom < from {
+		from = m.resyncFrom
+	}
+	m.pending = nil
+	m.resync, m.resyncFrom = true, from
+}
+
+// resync brings the view up to date from the mailbox index after changes
+// to it were dropped (needResync): the UIDs gone from the index are
+// expunged (EXPUNGE, or VANISHED with QRESYNC), messages whose MODSEQ is
+// resyncFrom or above get a FETCH of their flags, and new UIDs an EXISTS.
+// That is what the lost changes would have announced, without the states
+// in between, which no client can tell from changes it missed while not
+// listening. The index is current up to every change published, so
+// changes queued after the loss find their effect already announced.
+//
+// While expunges may not be announced (RFC 9051 §7.5.1) and a message of
+// the view is gone, nothing is: arrivals and flag changes wait behind the
+// expunge, as in update.
+func (s *session) resync(ctx context.Context, allowExpunge bool) {
+	sel := s.sel
+	last := sel.uids.Last()
+	var (
+		index   uidList // the UIDs in the mailbox now
+		changed []store.MsgMeta
+		arrived []store.MsgMeta
+	)
+	err := s.srv.st.EachMeta(ctx, sel.mb.ID, func(m *store.MsgMeta) bool {
+		index.Append(m.UID)
+		switch {
+		case m.UID > last:
+			arrived = append(arrived, *m)
+		case m.ModSeq >= sel.resyncFrom:
+			changed = append(changed, *m)
+		}
+		return true
+	})
+	if err != nil {
+		s.log.Error("reading the mailbox again", "err", err)
+		return // resync stays set: tried again at the next update
+	}
+	var gone []uint32
+	for _, u := range sel.uids.All() {
+		if index.Seq(u) == 0 {
+			gone = append(gone, u)
+		}
+	}
+	if len(gone) > 0 && !allowExpunge {
+		return
+	}
+	exists := sel.uids.Len()
+	var vanished []uint32
+	flushVanished := func() {
+		if len(vanished) > 0 {
+			s.untagged("VANISHED " + imapparse.FormatUIDs(vanished))
+			vanished = vanished[:0]
+		}
+	}
+	for _, u := range gone {
+		delete(sel.ownFlags, u)
+		seq := sel.seqOf(u)
+		s.contextExpunge(u, seq, flushVanished)
+		sel.uids.DeleteAt(seq - 1)
+		exists--
+		if s.qresync {
+			vanished = append(vanished, u)
+		} else {
+			s.untagged(fmt.Sprintf("%d EXPUNGE", seq))
+		}
+	}
+	flushVanished()
+	var touched []uint32
+	for _, m := range changed {
+		if ms, ok := sel.ownFlags[m.UID]; ok {
+			if ms >= m.ModSeq {
+				continue // this session's own change, answered already
+			}
+			delete(sel.ownFlags, m.UID)
+		}
+		if sel.shown[m.UID] >= m.ModSeq {
+			continue
+		}
+		seq := sel.seqOf(m.UID)
+		if seq == 0 {
+			continue
+		}
+		touched = append(touched, m.UID)
+		s.announceKeywords(m.Flags)
+		l := fmt.Sprintf("%d FETCH (FLAGS (%s)", seq, s.flagsOf(m.UID, m.Flags))
+		if s.condstore || s.qresync {
+			l += fmt.Sprintf(" UID %d MODSEQ (%d)", m.UID, m.ModSeq)
+		} else if s.notify != nil && s.notify.selected != "" {
+			l += fmt.Sprintf(" UID %d", m.UID) // RFC 5465 §5.1
+		}
+		s.untagged(l + ")")
+	}
+	for _, m := range arrived {
+		sel.uids.Append(m.UID)
+		touched = append(touched, m.UID)
+		s.announceKeywords(m.Flags)
+	}
+	if exists != sel.uids.Len() {
+		s.announceExists(ctx)
+	}
+	sel.resync, sel.resyncFrom, sel.shown = false, 0, nil
+	s.notifyNewFetch(ctx, touched, last)
+	s.contextsChanged(ctx, touched)
 }
 
 // pendingFlagUIDs returns the messages with a flag change waiting to be

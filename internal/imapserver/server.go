@@ -57,6 +57,11 @@ const (
 	// means harm, and its session holds a goroutine and what its
 	// command loaded.
 	defaultWriteTimeout = 2 * time.Minute
+	// defaultChangeLimit bounds the changes a session has waiting (about
+	// 150 bytes each): enough for the bursts of a busy mailbox, while a
+	// STORE 1:* over more messages makes the session read the mailbox
+	// again, which is cheaper than announcing change by change anyway.
+	defaultChangeLimit = 4096
 )
 
 // ErrServerClosed is returned by Serve and ServeTLS after Shutdown.
@@ -98,6 +103,11 @@ type Config struct {
 	// client reads MinDataRate bytes per second, and a client that reads
 	// nothing for WriteTimeout is disconnected (default 2 minutes).
 	WriteTimeout time.Duration
+	// ChangeLimit is how many changes from the store's feed a session
+	// may have waiting; past it they collapse into a resync (the session
+	// reads the mailbox again and announces the difference). Default
+	// 4,096.
+	ChangeLimit int
 }
 
 // Server is an IMAP server over one store.
@@ -142,6 +152,9 @@ func New(cfg Config, st *store.Store) *Server {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = defaultWriteTimeout
+	}
+	if cfg.ChangeLimit <= 0 {
+		cfg.ChangeLimit = defaultChangeLimit
 	}
 	if cfg.AppendLimit <= 0 {
 		cfg.AppendLimit = defaultAppendLimit

@@ -729,6 +729,7 @@ func (s *session) checkCredentials(ctx context.Context, tag, user, pass string) 
 	s.timer.SetLimit(time.Time{}) // the login deadline is met
 	s.slot.LoggedIn()             // and the connection no longer counts as a stranger's
 	s.watcher = s.srv.st.Watch(acct.ID)
+	s.watcher.SetLimit(s.srv.cfg.ChangeLimit)
 	s.watcher.SetNotify(s.idleNotify)
 	s.log = s.log.With("user", acct.Address)
 	s.log.Info("logged in", "tls", s.tls)

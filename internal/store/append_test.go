@@ -51,7 +51,7 @@ func TestAppendAllOrNothing(t *testing.T) {
 	if len(got) != 2 || !slices.Equal(got[0].Flags, []string{`\Seen`, "$Work"}) || got[1].InternalDate.Unix() != 2000 {
 		t.Fatalf("appended rows %+v", got)
 	}
-	if ch := w.Take(); len(ch) != 2 || ch[0].Kind != ChangeNew || ch[1].UID != 2 {
+	if ch, _ := w.Take(); len(ch) != 2 || ch[0].Kind != ChangeNew || ch[1].UID != 2 {
 		t.Fatalf("changes %+v", ch)
 	}
 
@@ -71,7 +71,7 @@ func TestAppendAllOrNothing(t *testing.T) {
 	if _, err := os.Stat(s.blobs.path(b2.id)); !os.IsNotExist(err) {
 		t.Fatalf("blob file of a failed append kept: %v", err)
 	}
-	if ch := w.Take(); len(ch) != 0 {
+	if ch, _ := w.Take(); len(ch) != 0 {
 		t.Fatalf("a failed append published %+v", ch)
 	}
 	b3 := newAppendBlob(t, s, big)

@@ -79,7 +79,7 @@ func TestMailboxManagement(t *testing.T) {
 	if err := s.rdb.QueryRow(`SELECT COUNT(*) FROM blobs`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("blobs left after delete: %d %v", n, err)
 	}
-	if len(w.Take()) == 0 {
+	if ch, _ := w.Take(); len(ch) == 0 {
 		t.Fatal("no changes published")
 	}
 }
@@ -104,7 +104,7 @@ func TestFlagsModSeqAndExpunge(t *testing.T) {
 	if mb1.HighestModSeq != up[0].ModSeq || !slices.Equal(mb1.Keywords, []string{"$Label1"}) {
 		t.Fatalf("mailbox after store %+v", mb1)
 	}
-	if ch := w.Take(); len(ch) != 2 || ch[0].Kind != ChangeFlags {
+	if ch, _ := w.Take(); len(ch) != 2 || ch[0].Kind != ChangeFlags {
 		t.Fatalf("changes %+v", ch)
 	}
 	// Same flags again: nothing changes, MODSEQ stays.

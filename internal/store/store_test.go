@@ -121,7 +121,7 @@ func TestDeliverReadExpunge(t *testing.T) {
 		t.Fatalf("uids %d %d", d1.UID, d2.UID)
 	}
 	<-w.Ready()
-	ch := w.Take()
+	ch, _ := w.Take()
 	if len(ch) == 0 || ch[0].Kind != ChangeNew {
 		t.Fatalf("changes %+v", ch)
 	}
