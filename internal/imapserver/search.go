@@ -3,7 +3,9 @@ package imapserver
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -19,6 +21,7 @@ import (
 	"github.com/yizhan-mail/yizhan/internal/imapparse"
 	"github.com/yizhan-mail/yizhan/internal/imapsort"
 	"github.com/yizhan-mail/yizhan/internal/store"
+	"github.com/yizhan-mail/yizhan/internal/textsearch"
 )
 
 // wordDecoder decodes RFC 2047 encoded words in any charset go-message
@@ -57,6 +60,104 @@ type evalCtx struct {
 	root   *imapmime.Part
 	header []byte
 	text   map[*imapparse.SearchKey]map[uint32]bool
+	// needles are the values of the substring keys, prepared.
+	needles map[*imapparse.SearchKey]*textsearch.Needle
+	// sets are the sequence sets of SEQSET and UID keys, prepared.
+	sets map[*imapparse.SearchKey]setMatcher
+}
+
+// Limits of one SEARCH, SORT or THREAD program. Every key is evaluated
+// for every message, and a key that reads message content (a header, an
+// address, the text) costs a pass over that content: without limits, the
+// 64 KiB a command line may hold are thousands of keys, each multiplying
+// the work over a large mailbox.
+const (
+	maxSearchKeys   = 256 // keys of all kinds, parentheses, OR and NOT included
+	maxContentKeys  = 16  // keys that read message content
+	searchLimitText = "At most 256 search keys, 16 of them on message content (headers, addresses, text)"
+)
+
+// limitError is a command over one of the server's limits: NO [LIMIT]
+// (RFC 5530 §3).
+type limitError struct{ msg string }
+
+func (e *limitError) Error() string { return e.msg }
+
+// checkSearchLimits refuses a search program over the limits.
+func checkSearchLimits(key *imapparse.SearchKey) error {
+	var all, content int
+	var walk func(k *imapparse.SearchKey)
+	walk = func(k *imapparse.SearchKey) {
+		all++
+		switch k.Op {
+		case "FROM", "TO", "CC", "BCC", "SUBJECT", "HEADER", "BODY", "TEXT":
+			content++
+		}
+		for _, c := range k.Children {
+			walk(c)
+		}
+	}
+	walk(key)
+	if key.Op == "AND" {
+		all-- // the program itself, not a key
+	}
+	if all > maxSearchKeys || content > maxContentKeys {
+		return &limitError{searchLimitText}
+	}
+	return nil
+}
+
+// setMatcher tells whether a number is in a sequence set in time
+// logarithmic in its ranges: they are sorted and merged once per search,
+// not walked for every message (a set of 10,000 ranges against 100,000
+// messages).
+type setMatcher []imapparse.Range
+
+func newSetMatcher(set *imapparse.SeqSet, last uint32) setMatcher {
+	m := make(setMatcher, 0, len(set.Ranges))
+	for _, r := range set.Ranges {
+		lo, hi := r.Start, r.Stop
+		if lo == 0 {
+			lo = last // "*"
+		}
+		if hi == 0 {
+			hi = last
+		}
+		if lo > hi {
+			lo, hi = hi, lo
+		}
+		m = append(m, imapparse.Range{Start: lo, Stop: hi})
+	}
+	slices.SortFunc(m, func(a, b imapparse.Range) int { return cmp.Compare(a.Start, b.Start) })
+	out := m[:0]
+	for _, r := range m {
+		if n := len(out); n > 0 && uint64(r.Start) <= uint64(out[n-1].Stop)+1 {
+			out[n-1].Stop = max(out[n-1].Stop, r.Stop)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func (m setMatcher) has(n uint32) bool {
+	i, _ := slices.BinarySearchFunc(m, n, func(r imapparse.Range, n uint32) int { return cmp.Compare(r.Stop, n) })
+	return i < len(m) && m[i].Start <= n
+}
+
+// inSet answers a SEQSET or UID key for n.
+func (e *evalCtx) inSet(k *imapparse.SearchKey, n, last uint32) bool {
+	if k.Set.Dollar {
+		// The saved result is in UID order (SEARCHRES, esort).
+		_, ok := slices.BinarySearch(e.s.sel.saved, e.m.UID)
+		return ok
+	}
+	m, ok := e.sets[k]
+	if !ok {
+		m = newSetMatcher(k.Set, last)
+		e.sets[k] = m
+	}
+	return m.has(n)
 }
 
 // runSearch evaluates key over the selected mailbox and returns the
@@ -69,6 +170,9 @@ func (s *session) runSearch(ctx context.Context, key *imapparse.SearchKey) ([]st
 // in only (ascending), or over all of them when only is nil: a search
 // context re-evaluates just the messages that changed (RFC 5267 §4.3).
 func (s *session) searchIn(ctx context.Context, key *imapparse.SearchKey, only []uint32) ([]store.Message, error) {
+	if err := checkSearchLimits(key); err != nil {
+		return nil, err
+	}
 	needs := searchNeeds{text: map[*imapparse.SearchKey]bool{}}
 	collectNeeds(key, &needs)
 	text := map[*imapparse.SearchKey]map[uint32]bool{}
@@ -77,18 +181,26 @@ func (s *session) searchIn(ctx context.Context, key *imapparse.SearchKey, only [
 			return nil, err
 		}
 	}
+	// The same key twice is looked up once.
+	type textKey struct{ field, value string }
+	done := map[textKey]map[uint32]bool{}
 	for k := range needs.text {
 		field := "body"
 		if k.Op == "TEXT" {
 			field = "text"
 		}
-		hits, err := s.srv.st.SearchText(ctx, s.sel.mb.ID, field, k.Value)
-		if err != nil {
-			return nil, err
+		hits, ok := done[textKey{field, k.Value}]
+		if !ok {
+			var err error
+			if hits, err = s.srv.st.SearchText(ctx, s.sel.mb.ID, field, k.Value); err != nil {
+				return nil, err
+			}
+			done[textKey{field, k.Value}] = hits
 		}
 		text[k] = hits
 	}
-	e := &evalCtx{s: s, ctx: ctx, max: uint32(s.sel.uids.Len()), text: text}
+	e := &evalCtx{s: s, ctx: ctx, max: uint32(s.sel.uids.Len()), text: text,
+		needles: map[*imapparse.SearchKey]*textsearch.Needle{}, sets: map[*imapparse.SearchKey]setMatcher{}}
 	e.maxUID = s.sel.uids.Last()
 	if !needs.mime && only == nil {
 		return s.searchMeta(ctx, e, key)
@@ -203,15 +315,9 @@ func (e *evalCtx) match(k *imapparse.SearchKey) bool {
 	case "NOT":
 		return len(k.Children) == 1 && !e.match(k.Children[0])
 	case "SEQSET":
-		if k.Set.Dollar {
-			return slices.Contains(e.s.sel.saved, m.UID)
-		}
-		return k.Set.Contains(e.seq, e.max)
+		return e.inSet(k, e.seq, e.max)
 	case "UID":
-		if k.Set.Dollar {
-			return slices.Contains(e.s.sel.saved, m.UID)
-		}
-		return k.Set.Contains(m.UID, e.maxUID)
+		return e.inSet(k, m.UID, e.maxUID)
 	case "ANSWERED":
 		return hasFlag(m.Flags, `\Answered`)
 	case "DELETED":
@@ -261,9 +367,9 @@ func (e *evalCtx) match(k *imapparse.SearchKey) bool {
 		}
 		return !dayOf(sent).Before(dayOf(k.Date))
 	case "FROM", "TO", "CC", "BCC", "SUBJECT":
-		return containsFold(e.envelopeField(k.Op), k.Value)
+		return e.contains(k, e.envelopeField(k.Op))
 	case "HEADER":
-		return headerContains(e.header, k.Field, k.Value)
+		return headerContains(e.header, k.Field, func(v string) bool { return e.contains(k, v) })
 	case "BODY", "TEXT":
 		return e.text[k][m.UID]
 	}
@@ -326,19 +432,27 @@ func addrText(l []imapmime.Address) string {
 	return b.String()
 }
 
-// containsFold is a case-insensitive substring test (i;unicode-casemap
-// in spirit, RFC 9051 §6.4.4).
-func containsFold(hay, needle string) bool {
-	return strings.Contains(strings.ToLower(hay), strings.ToLower(needle))
+// contains is a case-insensitive substring test of k's value in text
+// (i;unicode-casemap in spirit, RFC 9051 §6.4.4), in time linear in the
+// text (internal/textsearch): both are the client's to choose. The
+// needle is prepared once per search.
+func (e *evalCtx) contains(k *imapparse.SearchKey, text string) bool {
+	n := e.needles[k]
+	if n == nil {
+		n = textsearch.New(k.Value)
+		e.needles[k] = n
+	}
+	found, _ := n.In(text)
+	return found
 }
 
-// headerContains reports whether a header has field with a value
-// containing needle ("" matches any message with the field).
-func headerContains(header []byte, field, needle string) bool {
+// headerContains reports whether a header has field with a value that
+// has ("" matches any message with the field).
+func headerContains(header []byte, field string, has func(string) bool) bool {
 	var cur strings.Builder
 	matchField := func(line string) bool {
 		name, val, ok := strings.Cut(line, ":")
-		return ok && strings.EqualFold(strings.TrimSpace(name), field) && containsFold(decodeWords(strings.TrimSpace(val)), needle)
+		return ok && strings.EqualFold(strings.TrimSpace(name), field) && has(decodeWords(strings.TrimSpace(val)))
 	}
 	sc := bufio.NewScanner(bytes.NewReader(header))
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
@@ -368,8 +482,7 @@ func (s *session) search(ctx context.Context, tag string, uidCmd bool, a *imappa
 	}
 	msgs, err := s.runSearch(ctx, a.Key)
 	if err != nil {
-		s.log.Error("search", "err", err)
-		s.no(tag, "[SERVERBUG] Search failed")
+		s.searchFailed(ctx, tag, "SEARCH", err)
 		return
 	}
 	usesModSeq := keyUses(a.Key, "MODSEQ")
@@ -473,6 +586,21 @@ func (s *session) search(ctx context.Context, tag string, uidCmd bool, a *imappa
 	}
 	s.update(ctx, uidCmd)
 	s.ok(tag, "SEARCH completed")
+}
+
+// searchFailed answers a SEARCH, SORT or THREAD that could not be run.
+func (s *session) searchFailed(ctx context.Context, tag, cmd string, err error) {
+	var le *limitError
+	switch {
+	case errors.As(err, &le):
+		s.log.Info("command over a limit", "command", cmd, "limit", le.msg)
+		s.no(tag, "[LIMIT] "+le.msg)
+	case ctx.Err() != nil:
+		s.cancelled(tag, cmd)
+	default:
+		s.log.Error(strings.ToLower(cmd), "err", err)
+		s.no(tag, "[SERVERBUG] "+cmd+" failed")
+	}
 }
 
 // appendNums appends " n" for each number: one buffer, not a string
@@ -583,8 +711,7 @@ func (s *session) sortCmd(ctx context.Context, tag string, uidCmd bool, a *imapp
 	}
 	msgs, err := s.runSearch(ctx, a.Key)
 	if err != nil {
-		s.log.Error("sort", "err", err)
-		s.no(tag, "[SERVERBUG] Sort failed")
+		s.searchFailed(ctx, tag, "SORT", err)
 		return
 	}
 	var crit []imapsort.Criterion
@@ -620,8 +747,7 @@ func (s *session) threadCmd(ctx context.Context, tag string, uidCmd bool, a *ima
 	}
 	msgs, err := s.runSearch(ctx, a.Key)
 	if err != nil {
-		s.log.Error("thread", "err", err)
-		s.no(tag, "[SERVERBUG] Thread failed")
+		s.searchFailed(ctx, tag, "THREAD", err)
 		return
 	}
 	sm := s.sortMsgs(ctx, msgs, alg == "REFERENCES")

@@ -234,6 +234,11 @@ func TestFullText(t *testing.T) {
 		{"body", "%", []uint32{d2.UID}},
 		{"body", `"quoted"`, nil},
 		{"body", "absent", nil},
+		{"body", "們寄出感謝信給你 invoice", []uint32{d1.UID}}, // longer than a phrase: checked
+		{"body", "們寄出感謝信給你  invoice", nil},
+		{"text", "SUBJECT: INVOICE", []uint32{d2.UID}},
+		{"body", "subject: invoice", nil},
+		{"body", "nothing here 100%", []uint32{d2.UID}},
 	} {
 		got, err := s.SearchText(ctx, d1.MailboxID, c.field, c.needle)
 		if err != nil {

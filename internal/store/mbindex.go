@@ -177,20 +177,42 @@ func (ix *mbIndex) apply(cs []Change) {
 	ix.byID = nil // rebuilt when next needed
 }
 
-// uidsOfIDs maps message ids to the UIDs of those in this mailbox.
-func (ix *mbIndex) uidsOfIDs(ids []int64) map[uint32]bool {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
+// buildByID fills byID if it is not; ix.mu is held.
+func (ix *mbIndex) buildByID() {
 	if ix.byID == nil {
 		ix.byID = make(map[int64]uint32, len(ix.msgs))
 		for _, m := range ix.msgs {
 			ix.byID[m.ID] = m.UID
 		}
 	}
+}
+
+// uidsOfIDs maps message ids to the UIDs of those in this mailbox.
+func (ix *mbIndex) uidsOfIDs(ids []int64) map[uint32]bool {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.buildByID()
 	out := make(map[uint32]bool, len(ids))
 	for _, id := range ids {
 		if u, ok := ix.byID[id]; ok {
 			out[u] = true
+		}
+	}
+	return out
+}
+
+// ofIDs returns the metadata of the messages of this mailbox among ids,
+// in the order of ids.
+func (ix *mbIndex) ofIDs(ids []int64) []MsgMeta {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.buildByID()
+	var out []MsgMeta
+	for _, id := range ids {
+		if u, ok := ix.byID[id]; ok {
+			if i, ok := ix.find(u); ok {
+				out = append(out, ix.msgs[i])
+			}
 		}
 	}
 	return out

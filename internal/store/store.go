@@ -108,6 +108,8 @@ type Store struct {
 	nExecNs  atomic.Int64 // time spent running batches' statements
 	nSyncNs  atomic.Int64 // time spent in COMMIT (WAL writes and fsync)
 
+	textWork textWork // what text searches did (fulltext.go)
+
 	stmts map[string]*sql.Stmt // hot statements prepared at Open (on wconn when there is a committer)
 	reads sync.Map             // query -> *sql.Stmt prepared on rdb, see queryRow
 }
