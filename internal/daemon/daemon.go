@@ -163,6 +163,7 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 			DataBlockTimeout: cfg.Limits.DataBlockTimeout.D(),
 			DataEndTimeout:   cfg.Limits.DataEndTimeout.D(),
 			MinDataRate:      int64(cfg.Limits.MinDataRate),
+			WriteTimeout:     cfg.Limits.WriteTimeout.D(),
 			LoginTimeout:     cfg.Limits.LoginTimeout.D(),
 			AuthLimiter:      authLim,
 			ConnLimiter:      connLim,
@@ -181,6 +182,8 @@ func Run(ctx context.Context, cfg config.Config, src config.Source, out io.Write
 			ConnLimiter:  connLim,
 			IdleTimeout:  cfg.Limits.POP3IdleTimeout.D(),
 			LoginTimeout: cfg.Limits.LoginTimeout.D(),
+			WriteTimeout: cfg.Limits.WriteTimeout.D(),
+			MinDataRate:  int64(cfg.Limits.MinDataRate),
 			MaxErrors:    cfg.Limits.MaxErrors,
 			Logger:       log, // sessions say pop3 or pop3s
 		}, &pop3Backend{st: st})

@@ -37,6 +37,13 @@ const (
 	// refusalTimeout bounds writing a refusal to a client we are turning
 	// away.
 	refusalTimeout = 5 * time.Second
+	// defaultWriteTimeout is how long a client may leave our output
+	// unread: one that takes nothing of a RETR for two minutes is gone or
+	// means harm, and holds its maildrop's lock meanwhile.
+	defaultWriteTimeout = 2 * time.Minute
+	// defaultMinDataRate is the rate at which a client reading a RETR
+	// keeps its response going (a 50 MiB message may take a day).
+	defaultMinDataRate = 500
 )
 
 // ErrServerClosed is returned by Serve and ServeTLS after Shutdown.
@@ -54,6 +61,14 @@ type Config struct {
 	// LoginTimeout bounds the AUTHORIZATION state, from connecting to
 	// logging in; default 3 minutes.
 	LoginTimeout time.Duration
+
+	// WriteTimeout bounds how long the server waits for the client to
+	// take its output (deadline.Writer): a response (RETR) goes on while
+	// the client reads MinDataRate bytes per second (default 500), and a
+	// client that reads nothing for WriteTimeout is disconnected
+	// (default 2 minutes).
+	WriteTimeout time.Duration
+	MinDataRate  int64
 
 	MaxErrors int          // protocol errors before the session is closed; default 20
 	Logger    *slog.Logger // default slog.Default()
@@ -91,6 +106,12 @@ func New(cfg Config, b Backend) *Server {
 	}
 	if cfg.LoginTimeout <= 0 {
 		cfg.LoginTimeout = defaultLoginTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = defaultWriteTimeout
+	}
+	if cfg.MinDataRate <= 0 {
+		cfg.MinDataRate = defaultMinDataRate
 	}
 	if cfg.MaxErrors <= 0 {
 		cfg.MaxErrors = defaultMaxErrors

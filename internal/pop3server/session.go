@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/yizhan-mail/yizhan/internal/authlimit"
 	"github.com/yizhan-mail/yizhan/internal/connlimit"
+	"github.com/yizhan-mail/yizhan/internal/deadline"
 	"github.com/yizhan-mail/yizhan/internal/sasl"
 	"github.com/yizhan-mail/yizhan/internal/testhook"
 )
@@ -64,11 +66,12 @@ type session struct {
 	slot        *connlimit.Slot     // this connection's place in it; LoggedIn at login
 	log         *slog.Logger
 
-	conn    net.Conn      // raw, or the TLS connection over it
-	br      *bufio.Reader // reads conn
-	bw      *bufio.Writer // writes conn; flushed before blocking reads
-	tls     bool          // TLS is active
-	lineBuf []byte        // reused command line buffer
+	conn    net.Conn         // raw (its writes through out), or the TLS connection over it
+	out     *deadline.Writer // writes raw under the write deadline
+	br      *bufio.Reader    // reads conn
+	bw      *bufio.Writer    // writes conn; flushed before blocking reads
+	tls     bool             // TLS is active
+	lineBuf []byte           // reused command line buffer
 
 	state    state
 	user     string // from USER, awaiting PASS
@@ -88,20 +91,16 @@ type session struct {
 	killed       bool // Shutdown ran out of time
 }
 
-// deadlineConn pushes the write deadline forward before every write, so a
-// client that stops reading cannot block a session for longer than the
-// idle timeout.
-type deadlineConn struct {
+// writeConn is the raw connection with its writes under the session's
+// write deadline (deadline.Writer); TLS runs over it, so its records are
+// bounded too. A deadline pushed forward before every write, as before,
+// let a client reading a little now and then hold a RETR for ever.
+type writeConn struct {
 	net.Conn
-	timeout time.Duration
+	s *session
 }
 
-func (c *deadlineConn) Write(p []byte) (int, error) {
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
-		return 0, err
-	}
-	return c.Conn.Write(p)
-}
+func (c writeConn) Write(p []byte) (int, error) { return c.s.out.Write(p) }
 
 // interrupt wakes a session blocked reading a command so it notices the
 // shutdown; a busy session notices before reading its next command.
@@ -146,15 +145,20 @@ func (s *session) run(parent context.Context) {
 	}()
 
 	cfg := &s.srv.cfg
-	dc := &deadlineConn{Conn: s.raw, timeout: cfg.IdleTimeout}
-	s.conn = dc
+	s.out = deadline.NewWriter(s.raw, cfg.WriteTimeout, cfg.MinDataRate)
+	s.conn = writeConn{Conn: s.raw, s: s}
 	s.br = bufio.NewReaderSize(s.conn, readBufSize)
 	s.bw = bufio.NewWriterSize(s.conn, writeBufSize)
+	defer func() {
+		if err := s.out.Err(); err != nil && os.IsTimeout(err) {
+			s.log.Info("session closed: client does not read its output", "write_timeout", cfg.WriteTimeout)
+		}
+	}()
 
 	slot, why := s.budget.Acquire(s.ip)
 	if why != connlimit.OK {
 		s.log.Warn("connection refused: too many connections", "limit", why.String())
-		dc.timeout = refusalTimeout
+		s.out = deadline.NewWriter(s.raw, refusalTimeout, 0)
 		if s.implicitTLS {
 			// The reply needs a handshake; a flood of refused
 			// connections must not buy one each (connlimit).
@@ -285,6 +289,7 @@ func (s *session) readLine(max int) ([]byte, error) {
 		if err := s.bw.Flush(); err != nil {
 			return nil, err
 		}
+		s.out.Done() // the client has it all: the next output starts afresh
 	}
 	s.mu.Lock()
 	if s.shuttingDown {

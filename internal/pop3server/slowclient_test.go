@@ -79,3 +79,31 @@ func (c *client) trickle(s string) []string {
 		got = append(got, strings.TrimSuffix(l, "\r\n"))
 	}
 }
+
+// A client that sends RETR for a big message and never reads (issue 11
+// item 5) is disconnected once the write timeout passes, and its session
+// ends: the deadline was pushed forward by every write, so a client
+// reading a little now and then held the session, and one that read
+// nothing held it for the idle timeout. The maildrop lock is released.
+func TestStalledRetrReader(t *testing.T) {
+	env := newTestEnv(t, func(c *Config) {
+		c.WriteTimeout = 300 * time.Millisecond
+		c.IdleTimeout = time.Minute
+	})
+	m := newBigMessage(32 << 20) // more than both ends' socket buffers
+	size, _ := m.sizeAndHash()
+	env.setBox("alice@example.com", fakeMessage{uidl: "big", size: size, gen: m.reader})
+	c := env.dialTLS()
+	c.expectPrefix(c.loginCmd("alice@example.com", "secret pw"), "+OK")
+	c.send("RETR 1")
+	waitFor(t, "the stalled session to end", func() bool {
+		env.srv.mu.Lock()
+		defer env.srv.mu.Unlock()
+		return len(env.srv.sessions) == 0
+	})
+	if env.srv.isLocked("alice@example.com") {
+		t.Fatal("maildrop still locked")
+	}
+	c2 := env.dialTLS()
+	c2.expectPrefix(c2.loginCmd("alice@example.com", "secret pw"), "+OK")
+}

@@ -55,6 +55,11 @@ type Config struct {
 	// the submission listeners (default 3m): a client that answers every
 	// command in time but never logs in is closed.
 	LoginTimeout time.Duration
+	// WriteTimeout bounds how long the server waits for the client to
+	// take its replies (deadline.Writer): a client that reads nothing for
+	// WriteTimeout, or reads below MinDataRate, is disconnected (default
+	// 2 minutes).
+	WriteTimeout time.Duration
 	// MaxJunkCommands is how many commands that do not advance a mail
 	// transaction (NOOP, RSET, VRFY, EXPN, HELP) a session may send
 	// between two accepted messages before it is closed with 421;
@@ -101,6 +106,11 @@ const (
 	// refusalTimeout bounds answering a connection refused for the
 	// connection limits, TLS handshake included.
 	refusalTimeout = 5 * time.Second
+	// defaultWriteTimeout: a client that takes none of our replies for
+	// two minutes is gone or means harm.
+	defaultWriteTimeout = 2 * time.Minute
+	// goodbyeTimeout bounds writing the last reply of a session.
+	goodbyeTimeout = 5 * time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -140,6 +150,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.LoginTimeout <= 0 {
 		c.LoginTimeout = defaultLoginTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = defaultWriteTimeout
 	}
 	if c.MaxJunkCommands <= 0 {
 		c.MaxJunkCommands = defaultMaxJunkCommands

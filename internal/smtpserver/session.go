@@ -87,6 +87,9 @@ type session struct {
 	// line, message data) and, until AUTH on submission, the login
 	// deadline. Used by the session goroutine only.
 	timer deadline.Timer
+	// out writes conn under the write deadline of the current stretch
+	// of replies (deadline.Writer). Session goroutine only.
+	out *deadline.Writer
 
 	mu       sync.Mutex
 	stopping bool // Shutdown asked us to stop
@@ -148,6 +151,7 @@ func (cr connReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+	s.out.Done() // the client has every reply: the next starts afresh
 	s.mu.Lock()
 	if s.stopping && !s.busy {
 		s.mu.Unlock()
@@ -161,15 +165,20 @@ func (cr connReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// connWriter sets a write deadline on every write so that a client that
-// stops reading cannot hold the session forever.
+// connWriter is what the bufio.Writer writes to: the connection under the
+// write deadline (out). A deadline pushed forward by every write, as
+// before, held a client that pipelines EHLO and never reads for the
+// command timeout at each write.
 type connWriter struct{ s *session }
 
-func (cw connWriter) Write(p []byte) (int, error) {
-	c := cw.s.conn
-	c.SetWriteDeadline(time.Now().Add(cw.s.cfg.CommandTimeout))
-	return c.Write(p)
-}
+func (cw connWriter) Write(p []byte) (int, error) { return cw.s.out.Write(p) }
+
+// currentConn is the session's connection, raw or TLS, as deadline.Writer
+// writes to it.
+type currentConn struct{ s *session }
+
+func (c currentConn) Write(p []byte) (int, error)        { return c.s.conn.Write(p) }
+func (c currentConn) SetWriteDeadline(t time.Time) error { return c.s.conn.SetWriteDeadline(t) }
 
 // run is the whole life of a session.
 func (s *session) run() {
@@ -194,6 +203,7 @@ func (s *session) run() {
 		}
 	}
 
+	s.out = deadline.NewWriter(currentConn{s}, s.cfg.WriteTimeout, s.cfg.MinDataRate)
 	s.r = readerPool.Get().(*bufio.Reader)
 	s.w = writerPool.Get().(*bufio.Writer)
 	s.r.Reset(connReader{s})
@@ -212,6 +222,9 @@ func (s *session) run() {
 	err := s.loop()
 	switch {
 	case err == nil, errors.Is(err, errQuit):
+	case isTimeout(s.out.Err()):
+		// No 421: the client reads nothing.
+		s.log.Info("timeout: client does not read its replies", "cmd", s.cmd.String(), "write_timeout", s.cfg.WriteTimeout)
 	case errors.Is(err, errStopping) || isTimeout(err) && s.isStopping():
 		s.replyLine("421 4.3.2 " + s.cfg.Hostname + " shutting down")
 	case isTimeout(err) && s.timer.LimitPassed():
@@ -225,7 +238,9 @@ func (s *session) run() {
 	default:
 		s.log.Info("session ended", "err", err)
 	}
-	s.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if s.out.Err() == nil {
+		s.out = deadline.NewWriter(currentConn{s}, goodbyeTimeout, 0)
+	}
 	s.w.Flush()
 	s.log.Debug("closed")
 }

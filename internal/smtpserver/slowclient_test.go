@@ -198,3 +198,39 @@ func TestJunkCommandLimit(t *testing.T) {
 	c.cmd("NOOP", "421 4.7.0")
 	c.expectClosed()
 }
+
+// A client that pipelines commands and never reads the replies (issue 11
+// item 5) is disconnected once the write timeout passes: the deadline was
+// pushed forward by every write, so each blocked write waited the whole
+// command timeout. EHLO is answered at length and is no junk command, so
+// nothing else ends such a session.
+func TestStalledReaderDisconnected(t *testing.T) {
+	ts := startServer(t, Config{Mode: ModeInbound, CommandTimeout: time.Minute, WriteTimeout: 300 * time.Millisecond})
+	c := ts.dial(t)
+	if tc, ok := c.conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(1024) // the replies fill the buffers sooner
+	}
+	go func() {
+		// Until the server stops reading, then until the test ends.
+		line := []byte("EHLO client.example\r\n")
+		for {
+			_ = c.conn.SetWriteDeadline(time.Now().Add(slowBound))
+			if _, err := c.conn.Write(line); err != nil {
+				return
+			}
+		}
+	}()
+	end := time.Now().Add(slowBound)
+	for {
+		ts.srv.mu.Lock()
+		n := len(ts.srv.sessions)
+		ts.srv.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the server still holds a client that reads nothing after %v", slowBound)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
