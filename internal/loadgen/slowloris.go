@@ -23,6 +23,8 @@ import (
 type SlowlorisOptions struct {
 	// Targets are the listeners flooded (host:port, plain text: the first
 	// line the server sends tells a held connection from a refused one).
+	// None: only the normal clients are timed, e.g. in a second process
+	// so that the flood's goroutines do not delay their timing.
 	Targets []string
 	// Conns is how many connections each target's flood tries to hold;
 	// default 2048.
@@ -59,8 +61,8 @@ type SlowlorisOptions struct {
 }
 
 func (o *SlowlorisOptions) setDefaults() error {
-	if len(o.Targets) == 0 {
-		return errors.New("slowloris: no target listener to flood")
+	if len(o.Targets) == 0 && o.SMTP.Addr == "" && o.IMAP.Addr == "" {
+		return errors.New("slowloris: nothing to do: no listener to flood and no normal client to time")
 	}
 	if o.Conns == 0 {
 		o.Conns = 2048
@@ -162,12 +164,16 @@ func RunSlowloris(ctx context.Context, o SlowlorisOptions) (*SlowlorisResult, er
 	defer wg.Wait()
 	defer stop()
 
+	settle := o.Settle
+	if len(floods) == 0 {
+		settle = 0
+	}
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case <-time.After(o.Settle):
+	case <-time.After(settle):
 	}
-	if o.Progress != nil {
+	if o.Progress != nil && len(floods) > 0 {
 		var parts []string
 		for _, f := range floods {
 			parts = append(parts, fmt.Sprintf("%s %d held, %d refused", f.addr, f.held.Load(), f.refused.Load()))

@@ -95,10 +95,29 @@ func TestSlowloris(t *testing.T) {
 	}
 }
 
+// With no target the normal clients are timed alone (the flood runs in
+// another process).
+func TestSlowlorisProbesOnly(t *testing.T) {
+	sink := newSink(t).start()
+	res, err := RunSlowloris(context.Background(), SlowlorisOptions{
+		Settle: time.Hour, // not waited for without a flood
+		Hold:   300 * time.Millisecond,
+		Probe:  20 * time.Millisecond,
+		SMTP:   SMTPOptions{Addr: sink.addr, Size: 1000, Timeout: 20 * time.Second},
+	})
+	if err != nil {
+		t.Fatalf("RunSlowloris: %v", err)
+	}
+	if len(res.Floods) != 0 || res.SMTP == nil || res.SMTP.OK == 0 || res.Err() != nil {
+		t.Fatalf("result %s (err %v)", res.KV(), res.Err())
+	}
+}
+
 func TestSlowlorisOptions(t *testing.T) {
 	for _, o := range []SlowlorisOptions{
 		{}, // no target
 		{Targets: []string{"x:1"}, Conns: -1},
+		{SMTP: SMTPOptions{Addr: "nowhere"}}, // no port
 		{Targets: []string{"x:1"}, SourceIPs: []string{"nowhere"}},
 	} {
 		if _, err := RunSlowloris(context.Background(), o); err == nil {
