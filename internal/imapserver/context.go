@@ -362,6 +362,9 @@ func (s *session) searchMetaOf(ctx context.Context, e *evalCtx, key *imapparse.S
 	}
 	var out []store.Message
 	for i := range meta {
+		if i%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		mm := &meta[i]
 		seq := s.sel.uids.Seq(mm.UID)
 		if seq == 0 {

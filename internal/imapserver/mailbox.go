@@ -170,7 +170,7 @@ func (s *session) list(ctx context.Context, tag string, lsub bool, a *imapparse.
 	for i, n := range names {
 		if i%256 == 0 && ctx.Err() != nil {
 			s.srv.work.listSteps.Add(m.steps)
-			s.cancelled(tag, cmdName)
+			s.cancelled(ctx, tag, cmdName)
 			return
 		}
 		for _, p := range pats {
@@ -501,7 +501,7 @@ func (s *session) waitInput() error {
 	defer s.takeBuffers()
 	n, err := s.in.Read(s.scratch[:1])
 	if n == 1 {
-		s.in.b, s.in.full = s.scratch[0], true
+		s.in.unread(s.scratch[:1])
 		return nil
 	}
 	return err

@@ -72,9 +72,12 @@ type evalCtx struct {
 // 64 KiB a command line may hold are thousands of keys, each multiplying
 // the work over a large mailbox.
 const (
-	maxSearchKeys   = 256 // keys of all kinds, parentheses, OR and NOT included
-	maxContentKeys  = 16  // keys that read message content
-	searchLimitText = "At most 256 search keys, 16 of them on message content (headers, addresses, text)"
+	maxSearchKeys  = 256 // keys of all kinds, parentheses, OR and NOT included
+	maxContentKeys = 16  // keys that read message content
+	// maxTextKeys: BODY and TEXT keys, each a pass over the text of the
+	// mailbox's messages that hold its trigrams.
+	maxTextKeys     = 4
+	searchLimitText = "At most 256 search keys, 16 of them on message content (headers, addresses, text), 4 of those BODY or TEXT"
 )
 
 // limitError is a command over one of the server's limits: NO [LIMIT]
@@ -86,11 +89,15 @@ func (e *limitError) Error() string { return e.msg }
 // checkSearchLimits refuses a search program over the limits.
 func checkSearchLimits(key *imapparse.SearchKey) error {
 	var all, content int
+	text := map[string]bool{} // a repeated key is looked up once
 	var walk func(k *imapparse.SearchKey)
 	walk = func(k *imapparse.SearchKey) {
 		all++
 		switch k.Op {
-		case "FROM", "TO", "CC", "BCC", "SUBJECT", "HEADER", "BODY", "TEXT":
+		case "BODY", "TEXT":
+			text[k.Op+" "+k.Value] = true
+			content++
+		case "FROM", "TO", "CC", "BCC", "SUBJECT", "HEADER":
 			content++
 		}
 		for _, c := range k.Children {
@@ -101,7 +108,7 @@ func checkSearchLimits(key *imapparse.SearchKey) error {
 	if key.Op == "AND" {
 		all-- // the program itself, not a key
 	}
-	if all > maxSearchKeys || content > maxContentKeys {
+	if all > maxSearchKeys || content > maxContentKeys || len(text) > maxTextKeys {
 		return &limitError{searchLimitText}
 	}
 	return nil
@@ -218,6 +225,9 @@ func (s *session) searchIn(ctx context.Context, key *imapparse.SearchKey, only [
 	}
 	var out []store.Message
 	for i := range msgs {
+		if err := e.step(); err != nil {
+			return nil, err
+		}
 		e.m = &msgs[i]
 		e.seq = uint32(s.sel.seqOf(e.m.UID))
 		e.root, e.header = nil, nil
@@ -246,7 +256,11 @@ func (s *session) searchMeta(ctx context.Context, e *evalCtx, key *imapparse.Sea
 	// evaluation itself.
 	var hits []store.MsgMeta
 	var m store.Message
+	n := 0
 	err := s.srv.st.EachMeta(ctx, s.sel.mb.ID, func(mm *store.MsgMeta) bool {
+		if n++; n%4096 == 0 && ctx.Err() != nil {
+			return false
+		}
 		seq := s.sel.uids.Seq(mm.UID)
 		if seq == 0 {
 			return true // not in this session's view (yet)
@@ -258,6 +272,9 @@ func (s *session) searchMeta(ctx context.Context, e *evalCtx, key *imapparse.Sea
 		}
 		return true
 	})
+	if err == nil {
+		err = ctx.Err()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -280,6 +297,15 @@ func (s *session) readHeader(ctx context.Context, m *store.Message, root *imapmi
 	buf := make([]byte, n)
 	k, _ := d.ReadAt(buf, 0)
 	return buf[:k]
+}
+
+// step comes before each message evaluated by its content: the search
+// ends when its context does (the client hung up: watchHangup).
+func (e *evalCtx) step() error {
+	if h := e.s.srv.hooks.searchStep.Load(); h != nil {
+		(*h)(e.ctx)
+	}
+	return e.ctx.Err()
 }
 
 func (e *evalCtx) match(k *imapparse.SearchKey) bool {
@@ -596,7 +622,7 @@ func (s *session) searchFailed(ctx context.Context, tag, cmd string, err error) 
 		s.log.Info("command over a limit", "command", cmd, "limit", le.msg)
 		s.no(tag, "[LIMIT] "+le.msg)
 	case ctx.Err() != nil:
-		s.cancelled(tag, cmd)
+		s.cancelled(ctx, tag, cmd)
 	default:
 		s.log.Error(strings.ToLower(cmd), "err", err)
 		s.no(tag, "[SERVERBUG] "+cmd+" failed")
@@ -642,6 +668,9 @@ func (s *session) sortMsgs(ctx context.Context, msgs []store.Message, withRefs b
 	}
 	out := make([]imapsort.Msg, 0, len(msgs))
 	for i := range msgs {
+		if ctx.Err() != nil {
+			break // the command answers nothing more
+		}
 		m := &msgs[i]
 		sm := imapsort.Msg{Seq: uint32(s.sel.seqOf(m.UID)), UID: m.UID, Arrival: m.InternalDate, Size: m.Size}
 		root, err := s.structure(ctx, m)
@@ -718,7 +747,12 @@ func (s *session) sortCmd(ctx context.Context, tag string, uidCmd bool, a *imapp
 	for _, c := range a.Criteria {
 		crit = append(crit, imapsort.Criterion{Key: c.Key, Reverse: c.Reverse})
 	}
-	sorted := imapsort.Sort(s.sortMsgs(ctx, msgs, false), crit)
+	sm := s.sortMsgs(ctx, msgs, false)
+	if ctx.Err() != nil {
+		s.cancelled(ctx, tag, "SORT")
+		return
+	}
+	sorted := imapsort.Sort(sm, crit)
 	if a.HasReturn {
 		s.esort(ctx, tag, uidCmd, a, crit, msgs, sorted)
 		return
@@ -751,6 +785,10 @@ func (s *session) threadCmd(ctx context.Context, tag string, uidCmd bool, a *ima
 		return
 	}
 	sm := s.sortMsgs(ctx, msgs, alg == "REFERENCES")
+	if ctx.Err() != nil {
+		s.cancelled(ctx, tag, "THREAD")
+		return
+	}
 	var roots []*imapsort.Node
 	if alg == "REFERENCES" {
 		roots = imapsort.ThreadReferences(sm)

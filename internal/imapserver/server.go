@@ -87,7 +87,13 @@ type Config struct {
 	// NOTIFICATIONOVERFLOW (RFC 5465 §5.8); default 10,000.
 	NotifyLimit int
 	Indexer     Indexer // full-text indexer; nil: BODY/TEXT search what is indexed
-	Logger      *slog.Logger
+	// MaxExpensive is how many expensive commands (LIST with wildcards,
+	// SEARCH on message content, SORT, THREAD) an account's sessions may
+	// run at once (default 2); one over it waits up to ExpensiveWait
+	// (default 10 s) for a turn, then gets NO [LIMIT].
+	MaxExpensive  int
+	ExpensiveWait time.Duration
+	Logger        *slog.Logger
 
 	// LoginTimeout bounds the time from connecting to logging in
 	// (default 3 minutes; RFC 9051 §5.4 lets the timer before
@@ -129,6 +135,8 @@ type Server struct {
 
 	panics recovery.Counter // panics recovered in sessions (see Panics)
 	work   workCounters     // what expensive commands did (see Work)
+	heavy  expensiveLimiter // expensive commands running per account
+	hooks  testHooks        // set by the package's tests only
 }
 
 // Panics returns how many sessions ended in a recovered panic: a count
@@ -161,6 +169,12 @@ func New(cfg Config, st *store.Store) *Server {
 	}
 	if cfg.MaxErrors <= 0 {
 		cfg.MaxErrors = defaultMaxErrors
+	}
+	if cfg.MaxExpensive <= 0 {
+		cfg.MaxExpensive = defaultMaxExpensive
+	}
+	if cfg.ExpensiveWait <= 0 {
+		cfg.ExpensiveWait = defaultExpensiveWait
 	}
 	if cfg.NotifyLimit <= 0 {
 		cfg.NotifyLimit = defaultNotifyLimit

@@ -55,7 +55,7 @@ type session struct {
 	tls         bool
 	log         *slog.Logger
 
-	in  pushback // what br reads from: the transport, with one byte pushed back
+	in  pushback // what br reads from: the transport, after bytes read ahead
 	br  *bufio.Reader
 	r   *imapparse.Reader
 	out *deadline.Writer // the transport under the write deadline; bw (or fw) writes to it
@@ -157,7 +157,7 @@ func (t timedReader) Read(p []byte) (int, error) {
 // waitCommand arms the deadline for the wait before the next command:
 // the autologout timer, bounded before login by the login deadline.
 func (s *session) waitCommand() {
-	if s.br.Buffered() > 0 {
+	if s.br.Buffered() > 0 || s.in.buffered() {
 		s.startCommand() // pipelined: the command has begun
 		return
 	}
@@ -199,20 +199,37 @@ func (s *session) setTransport(c net.Conn) {
 	s.newReader()
 }
 
-// pushback reads from r, after a byte pushed back if there is one.
+// pushback reads from r, after bytes read ahead of the session's buffers
+// (IDLE's wait for input, the hang-up watch of long commands) and the
+// error that ended that read.
 type pushback struct {
-	r    io.Reader
-	b    byte
-	full bool
+	r   io.Reader
+	buf []byte // read ahead, served first
+	err error  // what the read ahead ended with, served once buf is empty
 }
 
 func (p *pushback) Read(b []byte) (int, error) {
-	if p.full && len(b) > 0 {
-		b[0], p.full = p.b, false
-		return 1, nil
+	if len(p.buf) > 0 {
+		n := copy(b, p.buf)
+		p.buf = p.buf[n:]
+		if len(p.buf) == 0 {
+			p.buf = nil
+		}
+		return n, nil
+	}
+	if p.err != nil {
+		return 0, p.err
 	}
 	return p.r.Read(b)
 }
+
+// unread puts b back before what is to be read next.
+func (p *pushback) unread(b []byte) {
+	p.buf = append(append(make([]byte, 0, len(b)+len(p.buf)), b...), p.buf...)
+}
+
+// buffered reports whether bytes wait to be read.
+func (p *pushback) buffered() bool { return len(p.buf) > 0 }
 
 // releaseBuffers hands the session's read and write buffers to the
 // server's pools while it idles. Only when nothing is buffered either way
@@ -533,7 +550,7 @@ func (s *session) dispatch(ctx context.Context, cmd *imapparse.Command) {
 	case "SUBSCRIBE", "UNSUBSCRIBE":
 		s.subscribe(ctx, tag, cmd.Args.(*imapparse.MailboxArg).Mailbox, cmd.Name == "SUBSCRIBE")
 	case "LIST", "LSUB":
-		s.list(ctx, tag, cmd.Name == "LSUB", cmd.Args.(*imapparse.List))
+		s.runCommand(ctx, cmd, func(ctx context.Context) { s.list(ctx, tag, cmd.Name == "LSUB", cmd.Args.(*imapparse.List)) })
 	case "STATUS":
 		s.status(ctx, tag, cmd.Args.(*imapparse.Status))
 	case "APPEND":
@@ -583,11 +600,11 @@ func (s *session) dispatchSelected(ctx context.Context, cmd *imapparse.Command) 
 	case "EXPUNGE":
 		s.expunge(ctx, tag, cmd)
 	case "SEARCH":
-		s.search(ctx, tag, cmd.UID, cmd.Args.(*imapparse.Search))
+		s.runCommand(ctx, cmd, func(ctx context.Context) { s.search(ctx, tag, cmd.UID, cmd.Args.(*imapparse.Search)) })
 	case "SORT":
-		s.sortCmd(ctx, tag, cmd.UID, cmd.Args.(*imapparse.Sort))
+		s.runCommand(ctx, cmd, func(ctx context.Context) { s.sortCmd(ctx, tag, cmd.UID, cmd.Args.(*imapparse.Sort)) })
 	case "THREAD":
-		s.threadCmd(ctx, tag, cmd.UID, cmd.Args.(*imapparse.Thread))
+		s.runCommand(ctx, cmd, func(ctx context.Context) { s.threadCmd(ctx, tag, cmd.UID, cmd.Args.(*imapparse.Thread)) })
 	case "FETCH":
 		s.fetch(ctx, tag, cmd.UID, cmd.Args.(*imapparse.Fetch))
 	case "STORE":

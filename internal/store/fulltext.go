@@ -103,24 +103,27 @@ func (s *Store) SaveText(ctx context.Context, entries []TextEntry) error {
 	})
 }
 
-// Limits of a text search (SearchText). FTS5 answers a phrase by walking
-// the positions of each of its trigrams in every message that holds them
-// all, so its work is the sum over the phrase's trigrams of their
-// occurrences: nothing in natural text, but in a message of 256 KB of
-// one repeated character, with a needle of the same character, 256 K
-// positions per trigram, about 7 ms each (measured). SEARCH BODY with a
-// needle of 60,000 such characters took minutes of CPU. Trigrams looked
-// up without positions (AND) cost only their lists of messages.
+// Limits of a text search (SearchText). FTS5 answers a phrase by walking,
+// in every message that holds all its trigrams, the positions of each of
+// them, once per time it is in the phrase. Where the needle's trigrams
+// are all different, that is about one pass over the message however it
+// was made; a trigram the needle repeats is walked again for each repeat:
+// SEARCH BODY with 60,000 times one character, over messages of that
+// character, walked 256 K positions 60,000 times per message (minutes of
+// CPU). Measured here per 256 KB message made to match: 7–9 ms for
+// distinct trigrams, 17–25 ms with each twice, 40–70 ms with one six
+// times; reading the message and searching it in Go, 2 ms. Trigrams
+// looked up without positions (AND) cost only their lists of messages.
 const (
-	// maxPhraseRunes: a needle up to this long is answered exactly by
-	// the index, as a phrase of at most maxPhraseRunes-2 trigrams. Most
-	// words people search for fit; the worst message costs
-	// (maxPhraseRunes-2) position walks, a small multiple of reading it.
-	maxPhraseRunes = 8
-	// maxFilterTrigrams: a longer needle is looked up as up to this many
-	// of its distinct trigrams, without positions, and the messages
-	// holding them all are read and searched (internal/textsearch, linear
-	// in the text).
+	// maxPhraseRunes: a needle up to this long whose trigrams are all
+	// different is answered exactly by the index, as a phrase: almost
+	// every word and short phrase people search for. A phrase's
+	// trigrams are looked up one by one, so their number is bounded too.
+	maxPhraseRunes = 32
+	// maxFilterTrigrams: any other needle is looked up as up to this
+	// many of its distinct trigrams, without positions, and the
+	// messages holding them all are read and searched (internal/
+	// textsearch, linear in the text).
 	maxFilterTrigrams = 8
 )
 
@@ -128,19 +131,41 @@ const (
 // figures until the server has metrics (issue 14), and what tests hold
 // against their bounds.
 type TextWork struct {
-	MaxPhraseTerms int64 // most trigrams in one positional (phrase) query
-	Checked        int64 // messages read and searched by textsearch
-	Read           int64 // characters they read
+	MaxPhraseTerms  int64 // most trigrams in one phrase query
+	MaxPhraseRepeat int64 // most times a phrase query held one trigram
+	Checked         int64 // messages read and searched by textsearch
+	Read            int64 // characters they read
 }
 
 // textWork counts TextWork.
 type textWork struct {
-	maxPhraseTerms, checked, read atomic.Int64
+	maxPhraseTerms, maxPhraseRepeat, checked, read atomic.Int64
 }
 
 // TextWork returns what text searches have done.
 func (s *Store) TextWork() TextWork {
-	return TextWork{MaxPhraseTerms: s.textWork.maxPhraseTerms.Load(), Checked: s.textWork.checked.Load(), Read: s.textWork.read.Load()}
+	return TextWork{
+		MaxPhraseTerms:  s.textWork.maxPhraseTerms.Load(),
+		MaxPhraseRepeat: s.textWork.maxPhraseRepeat.Load(),
+		Checked:         s.textWork.checked.Load(),
+		Read:            s.textWork.read.Load(),
+	}
+}
+
+// trigramRepeat is the most times one trigram is in runes (folded as
+// the index folds case).
+func trigramRepeat(runes []rune) int {
+	seen := map[[3]rune]int{}
+	most := 0
+	for i := 0; i+3 <= len(runes); i++ {
+		var t [3]rune
+		for k := range t {
+			t[k] = unicode.ToLower(runes[i+k])
+		}
+		seen[t]++
+		most = max(most, seen[t])
+	}
+	return most
 }
 
 // SearchText returns the UIDs of a mailbox's indexed messages whose body
@@ -150,20 +175,21 @@ func (s *Store) TextWork() TextWork {
 //
 // The work is bounded by the text of the mailbox's messages, whatever
 // the needle and the text: needles of one or two characters are looked
-// for with LIKE in the mailbox's own messages; up to maxPhraseRunes the
-// trigram index answers a phrase; longer needles are looked up as some
-// of their trigrams and the messages found are searched (see the limits
-// above). The index answers with message ids, concatenated inside SQLite
-// into one row (iterating tens of thousands of rows through database/sql
-// cost ten times the search itself), and the mailbox's in-memory index
-// turns them into UIDs.
+// for with LIKE in the mailbox's own messages; the trigram index answers
+// a needle of distinct trigrams up to maxPhraseRunes long as a phrase;
+// other needles are looked up as some of their trigrams and the messages
+// found are searched (see the limits above). The index answers with
+// message ids, concatenated inside SQLite into one row (iterating tens of
+// thousands of rows through database/sql cost ten times the search
+// itself), and the mailbox's in-memory index turns them into UIDs.
 func (s *Store) SearchText(ctx context.Context, mailboxID int64, field, needle string) (map[uint32]bool, error) {
 	ix, err := s.index(ctx, mailboxID)
 	if err != nil {
 		return nil, err
 	}
 	runes := []rune(needle)
-	if len(runes) > maxPhraseRunes {
+	repeat := trigramRepeat(runes)
+	if len(runes) > maxPhraseRunes || repeat > 1 {
 		return s.searchTextChecked(ctx, ix, field, runes)
 	}
 	var q, arg string
@@ -176,7 +202,8 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, field, needle s
 			arg = "body:" + arg
 		}
 		q = `SELECT COALESCE(group_concat(rowid), '') FROM message_text WHERE message_text MATCH ?`
-		s.notePhrase(len(runes) - 2)
+		raise(&s.textWork.maxPhraseTerms, int64(len(runes)-2))
+		raise(&s.textWork.maxPhraseRepeat, int64(repeat))
 	} else {
 		// Too short for a trigram: LIKE over the text of the mailbox's
 		// messages (not of every account's).
@@ -207,8 +234,8 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, field, needle s
 	return ix.uidsOfIDs(ids), nil
 }
 
-// searchTextChecked answers a needle longer than maxPhraseRunes: the
-// index names the messages holding some of its trigrams (no positions:
+// searchTextChecked answers a needle the index cannot take as a phrase:
+// the index names the messages holding some of its trigrams (no positions:
 // cheap however often they occur), and those of the mailbox are read and
 // searched.
 func (s *Store) searchTextChecked(ctx context.Context, ix *mbIndex, field string, runes []rune) (map[uint32]bool, error) {
@@ -273,11 +300,11 @@ func (s *Store) searchTextChecked(ctx context.Context, ix *mbIndex, field string
 	return out, nil
 }
 
-// notePhrase records the trigrams of a phrase query.
-func (s *Store) notePhrase(terms int) {
+// raise sets c to v if v is more.
+func raise(c *atomic.Int64, v int64) {
 	for {
-		cur := s.textWork.maxPhraseTerms.Load()
-		if int64(terms) <= cur || s.textWork.maxPhraseTerms.CompareAndSwap(cur, int64(terms)) {
+		cur := c.Load()
+		if v <= cur || c.CompareAndSwap(cur, v) {
 			return
 		}
 	}

@@ -213,8 +213,8 @@ func TestFullText(t *testing.T) {
 		t.Fatalf("pending %v %v", p, err)
 	}
 	err = s.SaveText(ctx, []TextEntry{
-		{MessageID: p[0].ID, MailboxID: p[0].MailboxID, UID: p[0].UID, Headers: "Subject: one", Body: "我們寄出感謝信給你 Invoice 2026"},
-		{MessageID: p[1].ID, MailboxID: p[1].MailboxID, UID: p[1].UID, Headers: "Subject: invoice", Body: "nothing here 100%"},
+		{MessageID: p[0].ID, MailboxID: p[0].MailboxID, UID: p[0].UID, Headers: "Subject: one", Body: "我們寄出感謝信給你 Invoice 2026, thank you for your order of the goods"},
+		{MessageID: p[1].ID, MailboxID: p[1].MailboxID, UID: p[1].UID, Headers: "Subject: invoice", Body: "nothing here 100% banana"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -234,11 +234,17 @@ func TestFullText(t *testing.T) {
 		{"body", "%", []uint32{d2.UID}},
 		{"body", `"quoted"`, nil},
 		{"body", "absent", nil},
-		{"body", "們寄出感謝信給你 invoice", []uint32{d1.UID}}, // longer than a phrase: checked
+		{"body", "們寄出感謝信給你 invoice", []uint32{d1.UID}},
 		{"body", "們寄出感謝信給你  invoice", nil},
 		{"text", "SUBJECT: INVOICE", []uint32{d2.UID}},
 		{"body", "subject: invoice", nil},
 		{"body", "nothing here 100%", []uint32{d2.UID}},
+		// Repeated trigrams or longer than a phrase: looked up by some
+		// trigrams, then checked.
+		{"body", "BANANA", []uint32{d2.UID}},
+		{"body", "bananas", nil},
+		{"body", "invoice 2026, thank you for your order of the goods", []uint32{d1.UID}},
+		{"body", "invoice 2026, thank you for your order of the good5", nil},
 	} {
 		got, err := s.SearchText(ctx, d1.MailboxID, c.field, c.needle)
 		if err != nil {
