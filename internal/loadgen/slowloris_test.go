@@ -64,14 +64,14 @@ func startCapServer(t *testing.T, limit int, cut time.Duration) *capServer {
 }
 
 func TestSlowloris(t *testing.T) {
-	target := startCapServer(t, 4, 300*time.Millisecond)
+	target := startCapServer(t, 4, time.Hour)
 	sink := newSink(t).start()
 	res, err := RunSlowloris(context.Background(), SlowlorisOptions{
 		Targets:   []string{target.addr},
 		Conns:     10,
 		SourceIPs: []string{"127.0.0.1"},
 		Interval:  20 * time.Millisecond,
-		Settle:    200 * time.Millisecond,
+		Settle:    500 * time.Millisecond,
 		Hold:      time.Second,
 		Probe:     20 * time.Millisecond,
 		SMTP:      SMTPOptions{Addr: sink.addr, Size: 1000, Timeout: 20 * time.Second},
@@ -81,8 +81,8 @@ func TestSlowloris(t *testing.T) {
 	}
 	t.Log(res.KV())
 	f := res.Floods[0]
-	if f.MaxHeld != 4 || f.Refused == 0 || f.Cut == 0 {
-		t.Errorf("flood: %+v, want 4 held at most, some refused and some cut", f)
+	if f.MaxHeld != 4 || f.MinHeld != 4 || f.Refused == 0 || f.Cut != 0 {
+		t.Errorf("flood: %+v, want 4 held, some refused, none cut", f)
 	}
 	if res.SMTP == nil || res.SMTP.OK == 0 || res.SMTP.Errors != 0 || res.IMAP != nil {
 		t.Fatalf("probes: smtp %+v imap %+v", res.SMTP, res.IMAP)
@@ -92,6 +92,25 @@ func TestSlowloris(t *testing.T) {
 	}
 	if err := res.Err(); err != nil {
 		t.Error(err)
+	}
+}
+
+// A connection the server closes is counted as cut and opened again.
+func TestSlowlorisReconnects(t *testing.T) {
+	target := startCapServer(t, 2, 50*time.Millisecond)
+	res, err := RunSlowloris(context.Background(), SlowlorisOptions{
+		Targets:   []string{target.addr},
+		Conns:     2,
+		SourceIPs: []string{"127.0.0.1"},
+		Interval:  10 * time.Millisecond,
+		Settle:    10 * time.Millisecond,
+		Hold:      500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatalf("RunSlowloris: %v", err)
+	}
+	if f := res.Floods[0]; f.Cut == 0 {
+		t.Errorf("flood: %+v, want connections cut (and opened again)", f)
 	}
 }
 
