@@ -1,7 +1,8 @@
 // Package attack performs the attacks of issue 11 ("Hold under attack")
 // against the built yizhan binary, each asserting the defended behaviour:
 // account enumeration by the time of a failed login, a panic in one
-// session, a flood of idle connections on one listener.
+// session, a flood of idle connections on one listener, a client sending
+// one byte at a time in every phase.
 package attack
 
 import (
