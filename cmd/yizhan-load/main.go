@@ -7,6 +7,7 @@
 //	yizhan-load imap --addr 127.0.0.1:993 --user alice@example.test --password-file pw -c 8 -d 20s
 //	yizhan-load imap-idle --addr 127.0.0.1:993 --user alice@example.test -c 10000 --hold 1m
 //	yizhan-load imap-probe --addr 127.0.0.1:993 --user alice@example.test --fill 100000 -r 10
+//	yizhan-load imap-stall --addr 127.0.0.1:993 --user alice@example.test --stalled 40 --hold 3m --server-pid 1234
 //	yizhan-load slowloris --flood 127.0.0.1:2525 --flood 127.0.0.1:2143 -c 2048 --smtp-addr 127.0.0.1:2525 --imap-addr 127.0.0.1:2993 --user alice@example.test
 //
 // The work is done by internal/loadgen; this file only parses flags.
@@ -46,7 +47,7 @@ func newRoot(out io.Writer) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetOut(out)
-	root.AddCommand(smtpCmd(), imapCmd(), imapIdleCmd(), imapProbeCmd(), slowlorisCmd())
+	root.AddCommand(smtpCmd(), imapCmd(), imapIdleCmd(), imapProbeCmd(), imapStallCmd(), slowlorisCmd())
 	return root
 }
 
@@ -244,6 +245,47 @@ connection failed or was dropped.`,
 		fmt.Fprintln(cmd.OutOrStdout(), res.KV())
 		printErrors(cmd, res.FirstErrors)
 		return res.Err()
+	}
+	return cmd
+}
+
+func imapStallCmd() *cobra.Command {
+	var o loadgen.IMAPStallOptions
+	cmd := &cobra.Command{
+		Use:   "imap-stall",
+		Short: "Stalled IMAP readers and a STORE storm: does the server's memory stay bounded?",
+		Long: `--stalled connections log in, select --mailbox, send --command (default
+FETCH 1:* BODY[]) and never read the answer; then --storms connections run
+STORE 1:* +FLAGS.SILENT / -FLAGS.SILENT (\Flagged) in turn for --hold. With
+--server-pid the server's resident memory is sampled every 100 ms (Linux
+/proc). At the end each stalled connection is read to tell whether the server
+had closed it. Prints a summary and a key=value line; exits non-zero if a
+stalled connection could not be set up or a STORE failed.`,
+		Args: cobra.NoArgs,
+	}
+	complete := imapServerFlags(cmd, &o.IMAPServer, &o.Mailbox)
+	f := cmd.Flags()
+	f.IntVar(&o.Stalled, "stalled", 40, "connections that send the command and stop reading")
+	f.IntVar(&o.Storms, "storms", 1, "connections running STORE 1:* meanwhile")
+	f.StringVar(&o.Command, "command", "FETCH 1:* BODY[]", "what each stalled connection sends")
+	f.DurationVar(&o.Hold, "hold", 60*time.Second, "how long the attack lasts once the stalled connections are set up")
+	f.IntVar(&o.ServerPID, "server-pid", 0, "server process whose RSS is sampled (0: none)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := complete(); err != nil {
+			return err
+		}
+		o.Progress = cmd.OutOrStdout()
+		res, err := loadgen.RunIMAPStall(cmd.Context(), o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), res.Summary())
+		fmt.Fprintln(cmd.OutOrStdout(), res.KV())
+		printErrors(cmd, res.FirstErrors)
+		if res.Established < res.Stalled || res.StoreErrors > 0 {
+			return fmt.Errorf("imap-stall: %d of %d stalled connections set up, %d STORE failures", res.Established, res.Stalled, res.StoreErrors)
+		}
+		return nil
 	}
 	return cmd
 }

@@ -44,6 +44,10 @@ type fakeIMAP struct {
 	maxOpen     int  // greet connections beyond this many open at once with BYE; 0 = no limit
 	dropIdle    bool // after "+ idling", say BYE and hang up
 	hangUpEvery int  // hang up without a reply on every n-th NOOP received; 0 = never
+	// fetchStream makes FETCH (by number) answer without end, until the
+	// client goes; without it FETCH sends a few lines and hangs up (a
+	// server disconnecting a client that does not read).
+	fetchStream bool
 
 	mu        sync.Mutex
 	uids      []uint32 // the mailbox, ascending
@@ -379,6 +383,19 @@ func (f *fakeIMAP) session(c net.Conn) {
 				fc.send(fmt.Sprintf("%s OK [APPENDUID 7 %d] appended", tag, uid))
 			} else {
 				fc.send(fmt.Sprintf("* %d EXISTS", n), tag+" OK appended")
+			}
+		case "STORE":
+			fc.send(tag + " OK stored")
+		case "FETCH":
+			line := fmt.Sprintf("* 1 FETCH (BODY[] {%d}\r\n%s)", len(fakeBody), fakeBody)
+			if !f.fetchStream {
+				fc.send(line)
+				return
+			}
+			for {
+				if _, err := fc.w.WriteString(line + "\r\n"); err != nil {
+					return
+				}
 			}
 		case "NOOP":
 			f.mu.Lock()

@@ -340,6 +340,17 @@ func (s *Server) HostPort(t testing.TB, name string) (host, port string) {
 	return a[:i], a[i+1:]
 }
 
+// Pid returns the process id of the running server, 0 if none: for
+// tests that watch its memory.
+func (s *Server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Running reports whether the current process is still running.
 func (s *Server) Running() bool {
 	s.mu.Lock()
