@@ -92,11 +92,24 @@ fuzz() {
 	for ((i = 0; i < count; i++)); do
 		read -r dir name <<<"${targets[$(((start + i) % n))]}"
 		printf '%s %s\n' "$dir" "$name" >&2
-		if ! out=$(go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "./$dir" 2>&1); then
+		local try
+		for try in 1 2; do
+			if out=$(go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "./$dir" 2>&1); then
+				break
+			fi
+			# Go's fuzzing engine itself sometimes gives up on a loaded
+			# machine ("context deadline exceeded" with no input written):
+			# that is no crasher, so the target gets one more run.
+			if ((try == 1)) && ! grep -q 'Failing input written to' <<<"$out" &&
+				grep -q 'context deadline exceeded' <<<"$out"; then
+				echo "  $name: the fuzzing engine timed out without a crasher; once more" >&2
+				continue
+			fi
 			printf '%s\n' "$out" | tail -n 40 >&2
 			# Go names the input relative to the package directory.
 			failed+=("$name in ./$dir: ./$dir/$(printf '%s\n' "$out" | sed -n 's/.*Failing input written to \(.*\)/\1/p' | head -n 1)")
-		fi
+			break
+		done
 	done
 	if ((${#failed[@]})); then
 		printf '\nfuzzing found crashers (add the input to the fix as a regression seed):\n' >&2
