@@ -393,3 +393,21 @@ func TestChangesWaitingBehindExpunge(t *testing.T) {
 		t.Fatalf("after NOOP: %s", d)
 	}
 }
+
+// Changes lost before a mailbox is selected are in what SELECT reads: the
+// session does not announce them again afterwards.
+func TestOverflowBeforeSelectForgotten(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *imapserver.Config) { c.ChangeLimit = 20 })
+	for i := 0; i < 30; i++ {
+		e.deliver(simpleMsg("m", "body"), delivery{})
+	}
+	c := e.login(alice)
+	other := e.login(alice)
+	other.ok("SELECT INBOX")
+	other.ok(`STORE 1:* +FLAGS (\Flagged)`) // 30 changes: c's queue overflows
+	c.ok("SELECT INBOX")
+	if r := c.ok("NOOP"); len(r.untagged) != 0 {
+		t.Fatalf("NOOP after SELECT announced what SELECT had read:\n%s", r)
+	}
+}

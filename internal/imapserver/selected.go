@@ -106,6 +106,11 @@ func (s *session) selectCmd(ctx context.Context, tag string, readOnly bool, a *i
 		s.mailboxError(tag, err)
 		return
 	}
+	// What waits in the feed (or was lost from it) is in what is read
+	// next; only changes from here on are the view's to announce.
+	if s.watcher != nil {
+		s.takeChanges()
+	}
 	// The view is built straight from the mailbox index: a copy of
 	// its UIDs, then of its metadata for the first unseen message, were
 	// most of the garbage ten thousand sessions selecting made.
@@ -466,17 +471,21 @@ func (s *session) takeFeed() []store.Change {
 	if lost == nil {
 		return changes
 	}
-	s.log.Info("change queue overflowed; reading the mailbox again", "limit", s.srv.cfg.ChangeLimit)
-	others := lost.Other
+	others, resync := lost.Other, false
 	for id, from := range lost.Mailboxes {
 		if s.sel != nil && id == s.sel.mb.ID {
 			s.sel.needResync(from)
+			resync = true
 		} else {
 			others = true
 		}
 	}
-	if n := s.notify; n != nil && others {
-		n.pending, n.overflow = nil, true
+	notify := s.notify != nil && others
+	if notify {
+		s.notify.pending, s.notify.overflow = nil, true
+	}
+	if resync || notify {
+		s.log.Info("change queue overflowed", "limit", s.srv.cfg.ChangeLimit, "resync", resync, "notify_overflow", notify)
 	}
 	return changes
 }

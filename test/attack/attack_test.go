@@ -2,7 +2,8 @@
 // against the built yizhan binary, each asserting the defended behaviour:
 // account enumeration by the time of a failed login, a panic in one
 // session, a flood of idle connections on one listener, a client sending
-// one byte at a time in every phase.
+// one byte at a time in every phase, IMAP clients that stop reading while
+// another changes every message again and again.
 package attack
 
 import (
